@@ -1,0 +1,35 @@
+"""Reading the caller's credential off a request; shared by every surface."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.requests import Request
+
+from fleetkey.tenants.context import Actor
+from fleetkey.tenants.service import Principal
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def request_id(request: Request) -> str:
+    supplied = request.headers.get("x-request-id", "")
+    if supplied and len(supplied) <= 64 and supplied.isprintable():
+        return supplied
+    return uuid.uuid4().hex
+
+
+def actor_for(principal: Principal, request: Request) -> Actor:
+    return Actor(
+        tenant_id=principal.tenant_id,
+        name=principal.name,
+        scopes=principal.scopes,
+        request_id=getattr(request.state, "request_id", "") or request_id(request),
+        token_id=principal.token_id,
+    )

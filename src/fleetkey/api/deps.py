@@ -1,0 +1,58 @@
+"""Request-scoped pieces of the native API: the runtime, the caller, the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleetkey.api.auth import actor_for, bearer_token
+from fleetkey.errors import DomainError
+from fleetkey.runtime import Runtime
+from fleetkey.tenants import scopes
+from fleetkey.tenants.context import Actor
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def require(scope: str) -> Callable[..., Coroutine[Any, Any, Actor]]:
+    async def dependency(request: Request, rt: Runtime = Depends(runtime)) -> Actor:
+        principal = await rt.principal(bearer_token(request))
+        if principal is None:
+            raise DomainError("auth.unauthenticated", "a valid bearer token is required", 401)
+        if not scopes.allows(principal.scopes, scope):
+            raise DomainError("auth.forbidden", f"the token lacks the {scope} scope", 403)
+        return actor_for(principal, request)
+
+    return dependency
+
+
+async def write_session(rt: Runtime = Depends(runtime)) -> AsyncIterator[AsyncSession]:
+    async with rt.db.unit_of_work(write=True) as session:
+        yield session
+
+
+async def read_session(rt: Runtime = Depends(runtime)) -> AsyncIterator[AsyncSession]:
+    async with rt.db.unit_of_work(write=False) as session:
+        yield session
+
+
+def expected_version(request: Request, body_version: int | None = None) -> int | None:
+    """``If-Match: "3"`` (or the body's ``version``) names the version the caller saw."""
+    header = request.headers.get("if-match")
+    if header:
+        value = header.strip().removeprefix("W/").strip('"')
+        if not value.isdigit():
+            raise DomainError("validation.invalid", "If-Match must be a version ETag like \"3\"",
+                              422)
+        return int(value)
+    return body_version
+
+
+def etag(version: int) -> dict[str, str]:
+    return {"ETag": f'"{version}"'}

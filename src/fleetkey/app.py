@@ -1,0 +1,45 @@
+"""create_app(): one process, every surface mounted on one runtime."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fleetkey import __version__
+from fleetkey.api import errors, registry, system
+from fleetkey.api.middleware import RequestIdMiddleware
+from fleetkey.compat.mosip.app import create_mosip_app
+from fleetkey.config import Settings, get_settings
+from fleetkey.runtime import Runtime
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    rt = runtime or Runtime.build(settings)
+    logging.basicConfig(level=settings.log_level.upper())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await rt.db.dispose()
+
+    app = FastAPI(
+        title="fleetkey",
+        version=__version__,
+        summary="Device identity and credential registry",
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    errors.install(app)
+
+    app.add_middleware(RequestIdMiddleware)
+
+    app.include_router(system.router)
+    app.include_router(registry.router)
+    mosip = create_mosip_app(rt)
+    app.mount("/v1/masterdata", mosip)
+    app.mount("/masterdata", mosip)
+    return app

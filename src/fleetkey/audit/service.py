@@ -1,0 +1,251 @@
+"""History and audit as one mechanism: every change of a versioned entity goes here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import and_, literal_column, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from fleetkey.audit.models import AuditEvent, EntityHistory
+from fleetkey.errors import DomainError
+from fleetkey.tenants.context import Actor
+
+
+class Versioned(Protocol):
+    ENTITY_TYPE: str
+    tenant_id: str
+    version: int
+
+    @property
+    def entity_key(self) -> str: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+    def history_key(self) -> str | None: ...
+
+
+def _diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
+    if before is None:
+        return {"after": after}
+    changed = {k for k in after.keys() | before.keys() if before.get(k) != after.get(k)}
+    return {
+        "before": {k: before.get(k) for k in sorted(changed)},
+        "after": {k: after.get(k) for k in sorted(changed)},
+    }
+
+
+def _tx_order(session: AsyncSession) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return literal_column("pg_current_xact_id()::text::bigint")
+    return 0
+
+
+async def record_change(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    entity: Versioned,
+    before: dict[str, Any] | None,
+    at: datetime,
+) -> None:
+    """Write the entity's new history row and the audit event describing the change."""
+    after = entity.snapshot()
+    session.add(
+        EntityHistory(
+            tenant_id=entity.tenant_id,
+            entity_type=entity.ENTITY_TYPE,
+            entity_id=entity.entity_key,
+            lookup_key=entity.history_key(),
+            version=entity.version,
+            valid_from=at,
+            data=after,
+        )
+    )
+    emit(session, actor, action, entity.ENTITY_TYPE, entity.entity_key, _diff(before, after), at)
+
+
+async def create_entity(
+    session: AsyncSession, actor: Actor, entity: Any, at: datetime, action: str = "create"
+) -> None:
+    """Insert a new versioned entity with its first history row and audit event."""
+    entity.tenant_id = actor.tenant_id
+    entity.created_by, entity.created_at = actor.name, at
+    session.add(entity)
+    await session.flush()
+    await record_change(session, actor, action, entity, None, at)
+
+
+async def update_entity(
+    session: AsyncSession,
+    actor: Actor,
+    entity: Any,
+    changes: dict[str, Any],
+    at: datetime,
+    expected_version: int | None = None,
+    action: str = "update",
+) -> None:
+    """Apply ``changes``; refuse a stale ``expected_version``; write history and audit."""
+    if expected_version is not None and expected_version != entity.version:
+        raise DomainError(
+            "version.conflict",
+            f"{entity.ENTITY_TYPE} {entity.entity_key} is at version {entity.version}, "
+            f"not {expected_version}",
+            412,
+            {"current": entity.version},
+        )
+    before = entity.snapshot()
+    for key, value in changes.items():
+        setattr(entity, key, value)
+    entity.updated_by, entity.updated_at = actor.name, at
+    try:
+        await session.flush()
+    except StaleDataError as exc:
+        raise DomainError(
+            "version.conflict", f"{entity.ENTITY_TYPE} {entity.entity_key} changed meanwhile", 409
+        ) from exc
+    await record_change(session, actor, action, entity, before, at)
+
+
+def emit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    changes: dict[str, Any],
+    at: datetime,
+) -> None:
+    """An audit event without a history row (for unversioned things: tokens, keys)."""
+    session.add(
+        AuditEvent(
+            tx_order=_tx_order(session),
+            tenant_id=actor.tenant_id,
+            occurred_at=at,
+            actor=actor.name,
+            request_id=actor.request_id,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            changes=changes,
+        )
+    )
+
+
+async def as_of(
+    session: AsyncSession, tenant_id: str, entity_type: str, entity_id: str, at: datetime
+) -> EntityHistory | None:
+    """The entity as it was at ``at``: one indexed query."""
+    return await session.scalar(
+        select(EntityHistory)
+        .where(
+            EntityHistory.entity_type == entity_type,
+            EntityHistory.entity_id == entity_id,
+            EntityHistory.valid_from <= at,
+            EntityHistory.tenant_id == tenant_id,
+        )
+        .order_by(EntityHistory.valid_from.desc(), EntityHistory.id.desc())
+        .limit(1)
+    )
+
+
+async def ids_ever_keyed(
+    session: AsyncSession, tenant_id: str, entity_type: str, lookup_key: str
+) -> list[str]:
+    """Entities that carried ``lookup_key`` at some time (candidates for an as-of search)."""
+    rows = await session.scalars(
+        select(EntityHistory.entity_id)
+        .where(
+            EntityHistory.tenant_id == tenant_id,
+            EntityHistory.entity_type == entity_type,
+            EntityHistory.lookup_key == lookup_key,
+        )
+        .distinct()
+    )
+    return list(rows)
+
+
+async def history_of(
+    session: AsyncSession, tenant_id: str, entity_type: str, entity_id: str
+) -> list[EntityHistory]:
+    rows = await session.scalars(
+        select(EntityHistory)
+        .where(
+            EntityHistory.entity_type == entity_type,
+            EntityHistory.entity_id == entity_id,
+            EntityHistory.tenant_id == tenant_id,
+        )
+        .order_by(EntityHistory.valid_from, EntityHistory.id)
+    )
+    return list(rows)
+
+
+async def search_audit(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[AuditEvent]:
+    """Newest first; ``before_id`` pages further back."""
+    conditions = [AuditEvent.tenant_id == tenant_id]
+    if entity_type:
+        conditions.append(AuditEvent.entity_type == entity_type)
+    if entity_id:
+        conditions.append(AuditEvent.entity_id == entity_id)
+    if actor:
+        conditions.append(AuditEvent.actor == actor)
+    if since:
+        conditions.append(AuditEvent.occurred_at >= since)
+    if until:
+        conditions.append(AuditEvent.occurred_at < until)
+    if before_id is not None:
+        conditions.append(AuditEvent.id < before_id)
+    rows = await session.scalars(
+        select(AuditEvent).where(and_(*conditions)).order_by(AuditEvent.id.desc()).limit(limit)
+    )
+    return list(rows)
+
+
+async def changes_after(
+    session: AsyncSession, tenant_id: str, cursor: tuple[int, int], limit: int
+) -> list[AuditEvent]:
+    """The change feed: events after ``cursor`` in commit order, never skipping one.
+
+    On PostgreSQL an event is served only once every transaction that could still commit
+    before it has finished (its transaction id is below the snapshot's xmin). Ordering by
+    (transaction id, event id) then means a resumed reader can never miss a late commit.
+    """
+    stmt = select(AuditEvent).where(
+        AuditEvent.tenant_id == tenant_id,
+        tuple_(AuditEvent.tx_order, AuditEvent.id) > tuple_(*cursor),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.where(
+            AuditEvent.tx_order
+            < literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        )
+    stmt = stmt.order_by(AuditEvent.tx_order, AuditEvent.id).limit(limit)
+    return list(await session.scalars(stmt))
+
+
+def event_view(event: AuditEvent) -> dict[str, Any]:
+    from fleetkey.clock import iso_millis
+
+    return {
+        "id": event.id,
+        "occurred_at": iso_millis(event.occurred_at),
+        "actor": event.actor,
+        "request_id": event.request_id,
+        "action": event.action,
+        "entity_type": event.entity_type,
+        "entity_id": event.entity_id,
+        "changes": event.changes,
+    }

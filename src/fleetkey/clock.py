@@ -1,0 +1,35 @@
+"""Time in one place: always timezone-aware UTC, millisecond precision.
+
+Milliseconds, because MOSIP's wire format carries three fractional digits and an as-of
+read at a time printed on the wire must see the row written at that printed time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes (SQLite returns those) are UTC by convention here."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def iso_millis(value: datetime | None) -> str | None:
+    """``yyyy-MM-dd'T'HH:mm:ss.SSS'Z'``."""
+    if value is None:
+        return None
+    v = as_utc(value)
+    return v.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}Z"
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO-8601 instant; a missing zone means UTC. Raises ``ValueError``."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("empty date-time")
+    value = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    return as_utc(value)

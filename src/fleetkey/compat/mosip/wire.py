@@ -1,0 +1,107 @@
+"""Reading MOSIP request bodies: lenient about types the way Jackson is, strict about shape."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+
+from fleetkey.clock import parse_instant
+from fleetkey.errors import DomainError, FieldProblem, ValidationFailed
+
+MAX_BODY_BYTES = 1_000_000
+
+
+class FormatError(DomainError):
+    """Input that cannot be read at all: MOSIP's ``Invalid Format in field``."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__("validation.format", f"Invalid Format in field : {field}", 422)
+
+
+def parse_json(raw: bytes) -> Any:
+    if len(raw) > MAX_BODY_BYTES:
+        raise FormatError("request (body larger than 1 MB)")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise FormatError("request (body is not JSON)") from exc
+
+
+def request_object(body: Any) -> dict[str, Any]:
+    """The ``request`` member, which MOSIP requires (``@NotNull @Valid request``)."""
+    if not isinstance(body, dict):
+        raise FormatError("request")
+    inner = body.get("request")
+    if inner is None:
+        raise ValidationFailed([FieldProblem("request", "must not be null")])
+    if not isinstance(inner, dict):
+        raise FormatError("request")
+    return inner
+
+
+def text(obj: dict[str, Any], key: str, *fallbacks: str) -> str | None:
+    """A string member; numbers are taken as their text (Jackson does the same)."""
+    for name in (key, *fallbacks):
+        value = obj.get(name)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise FormatError(name)
+    return None
+
+
+def flag(obj: dict[str, Any], key: str, *fallbacks: str) -> bool | None:
+    for name in (key, *fallbacks):
+        value = obj.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise FormatError(name)
+    return None
+
+
+def instant(obj: dict[str, Any], key: str) -> datetime | None:
+    value = text(obj, key)
+    if value is None:
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise FormatError(key) from exc
+
+
+def decode_b64_json(value: Any, field: str) -> dict[str, Any]:
+    """Standard or URL-safe base64, padded or not; a JWS's middle part when dot-separated."""
+    if not isinstance(value, str) or not value.strip():
+        raise FormatError(field)
+    part = value.strip()
+    if "." in part:
+        pieces = part.split(".")
+        if len(pieces) < 2:
+            raise FormatError(field)
+        part = pieces[1]
+    part = "".join(part.split()).replace("-", "+").replace("_", "/")
+    part += "=" * (-len(part) % 4)
+    try:
+        decoded = json.loads(base64.b64decode(part, validate=True))
+    except (binascii.Error, ValueError, RecursionError) as exc:
+        raise FormatError(field) from exc
+    if not isinstance(decoded, dict):
+        raise FormatError(field)
+    return decoded
+
+
+def strip_quotes(value: str | None) -> str | None:
+    """The doc's own example quotes query values (``?status='REVOKED'``)."""
+    if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value

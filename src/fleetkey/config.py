@@ -1,0 +1,45 @@
+"""Settings, read once from ``FLEETKEY_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLEETKEY_", extra="ignore")
+
+    data_dir: Path = Path(".fleetkey")
+    # Empty means "a SQLite file in data_dir"; see ``database_url_resolved``.
+    database_url: str = ""
+    # base64 (standard or URL-safe) of 32 random bytes; empty means "use <data_dir>/master.key".
+    master_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    # MOSIP ``masterdata.registerdevice.timestamp.validate``: sign + minutes.
+    mosip_register_timestamp_window: str = "+5"
+    # MOSIP hard-codes a 2-minute tolerance into the past; here it is a setting.
+    mosip_register_timestamp_past_minutes: int = 2
+    # Value of ``env`` in the signed registration payload.
+    mosip_env: str = "local"
+    # How long (seconds) a verified API token stays in the per-process cache.
+    token_cache_seconds: float = 2.0
+    log_level: str = "info"
+
+    @property
+    def database_url_resolved(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'fleetkey.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url_resolved.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,131 @@
+"""Is this device, with this software, trustworthy now (or at a past instant)?
+
+The order of checks and the meaning of each failure follow MOSIP's validate service; the
+as-of path reads every record (device, provider, software) as it was at that instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleetkey.audit import service as audit
+from fleetkey.devices import repository as repo
+from fleetkey.devices.models import REGISTERED, RegisteredDevice
+from fleetkey.errors import DomainError, FieldProblem, not_found
+from fleetkey.providers import catalog
+from fleetkey.providers import repository as providers
+from fleetkey.providers.models import DeviceProvider, DeviceSoftware
+from fleetkey.tenants.context import Actor
+
+
+@dataclass
+class ValidationQuery:
+    device_code: str
+    sw_version: str
+    purpose: str | None
+    serial_no: str
+    provider_name: str
+    provider_id: str
+    make: str
+    model: str
+    type: str
+    subtype: str
+    at: datetime | None = None
+
+
+# (field name reported, device column, query attribute)
+COMPARED = (
+    ("make", "make", "make"),
+    ("model", "model", "model"),
+    ("dpId", "provider_id", "provider_id"),
+    ("dp", "provider_name", "provider_name"),
+    ("serialNo", "serial_number", "serial_no"),
+    ("type", "type_code", "type"),
+    ("subType", "subtype_code", "subtype"),
+)
+
+
+def _fail(code: str, message: str, status: int = 422) -> DomainError:
+    return DomainError(code, message, status)
+
+
+async def validate(session: AsyncSession, actor: Actor, q: ValidationQuery) -> str:
+    """Raise the first failing rule; return "live" or "history" on success."""
+    if q.at is None:
+        await _validate_live(session, actor.tenant_id, q)
+        return "live"
+    await _validate_as_of(session, actor.tenant_id, q, q.at)
+    return "history"
+
+
+def _purpose_matches(device_purpose: str, wanted: str | None) -> bool:
+    return not wanted or device_purpose.upper() == wanted.strip().upper()
+
+
+async def _validate_live(session: AsyncSession, tenant: str, q: ValidationQuery) -> None:
+    device = await repo.device(session, tenant, q.device_code)
+    if device is None or not device.is_active or not _purpose_matches(device.purpose, q.purpose):
+        raise not_found("validate.device_not_found", "Device is marked Inactive or not found")
+    if device.status != REGISTERED:
+        raise _fail("validate.device_not_registered", "Device is revoked/retired")
+    provider = await providers.provider(session, tenant, q.provider_id)
+    if provider is None or not provider.is_active:
+        raise not_found("validate.provider_inactive", "Device Provider is marked Inactive or not found")
+    if not await providers.active_software_count(session, tenant, q.sw_version):
+        raise not_found("validate.software_version_unknown", "deviceServiceVersion not found")
+    matching = await providers.matching_active_software(
+        session, tenant, q.sw_version, device.provider_id, device.type_code,
+        device.subtype_code, device.make or "", device.model or "",
+    )
+    if matching is None:
+        raise _fail("validate.software_mismatch",
+                    "Software version does not match against the Device Details")
+    await _compare(session, tenant, device.snapshot(), q)
+
+
+async def _validate_as_of(
+    session: AsyncSession, tenant: str, q: ValidationQuery, at: datetime
+) -> None:
+    row = await audit.as_of(session, tenant, RegisteredDevice.ENTITY_TYPE, q.device_code, at)
+    device = row.data if row else None
+    if device is None or not device["is_active"] or not _purpose_matches(device["purpose"], q.purpose):
+        raise not_found("validate.device_not_found", "Device is marked Inactive or not found")
+    if device["status"] != REGISTERED:
+        raise _fail("validate.device_not_registered", "Device is revoked/retired")
+    provider = await audit.as_of(session, tenant, DeviceProvider.ENTITY_TYPE, q.provider_id, at)
+    if provider is None or not provider.data["is_active"]:
+        raise not_found("validate.provider_missing", "Device Provider does not exist")
+    releases = []
+    for software_id in await audit.ids_ever_keyed(
+        session, tenant, DeviceSoftware.ENTITY_TYPE, q.sw_version
+    ):
+        then = await audit.as_of(session, tenant, DeviceSoftware.ENTITY_TYPE, software_id, at)
+        if then and then.data["is_active"] and then.data["sw_version"] == q.sw_version:
+            releases.append(then.data)
+    wanted = ("provider_id", "type_code", "subtype_code", "make", "model")
+    if not any(all(r[k] == device[k] for k in wanted) for r in releases):
+        raise _fail("validate.software_mismatch",
+                    "Software version does not match against the Device Details")
+    await _compare(session, tenant, device, q)
+
+
+async def _compare(
+    session: AsyncSession, tenant: str, device: dict[str, Any], q: ValidationQuery
+) -> None:
+    """Report every differing digital-id field together."""
+    claimed = {attr: getattr(q, attr) for _, _, attr in COMPARED}
+    # The catalog knows other spellings of a type ("Fingerprint" is "Finger").
+    claimed["type"] = await catalog.canonical_type(session, tenant, q.type) or q.type
+    problems = [
+        FieldProblem(name, f"Device code does not match against - {name}")
+        for name, column, attr in COMPARED
+        if device.get(column) != claimed[attr]
+    ]
+    if problems:
+        error = _fail("validate.digital_id_mismatch", "; ".join(p.message for p in problems))
+        error.problems = problems
+        raise error

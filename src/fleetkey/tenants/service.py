@@ -1,0 +1,117 @@
+"""Tenants and API tokens."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleetkey.clock import utcnow
+from fleetkey.credentials.vault import Vault
+from fleetkey.errors import DomainError, not_found
+from fleetkey.providers import catalog
+from fleetkey.tenants import repository as repo
+from fleetkey.tenants import scopes as scope_rules
+from fleetkey.tenants.models import ApiToken, Tenant
+
+TOKEN_PREFIX = "fk_"
+
+SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+async def create_tenant(session: AsyncSession, name: str) -> Tenant:
+    name = name.strip()
+    if not name or len(name) > 128:
+        raise DomainError("tenant.invalid_name", "a tenant name is 1 to 128 characters", 422)
+    if await repo.tenant_by_name(session, name):
+        raise DomainError("tenant.exists", f"tenant {name} already exists", 409)
+    tenant = Tenant(name=name)
+    session.add(tenant)
+    await session.flush()
+    await catalog.seed_defaults(session, tenant.id)
+    return tenant
+
+
+async def ensure_tenant(session: AsyncSession, name: str) -> Tenant:
+    return await repo.tenant_by_name(session, name) or await create_tenant(session, name)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    record: ApiToken
+    token: str  # shown once, never stored
+
+
+async def create_token(
+    session: AsyncSession, vault: Vault, tenant: Tenant, name: str, requested: list[str]
+) -> IssuedToken:
+    try:
+        granted = scope_rules.normalise(requested)
+    except ValueError as exc:
+        raise DomainError("token.invalid_scope", str(exc), 422) from exc
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    record = ApiToken(
+        tenant_id=tenant.id, name=name, token_hash=vault.keyed_hash(token), scopes=granted
+    )
+    session.add(record)
+    await session.flush()
+    return IssuedToken(record, token)
+
+
+async def revoke_token(session: AsyncSession, token_id: str) -> ApiToken:
+    record = await repo.token_by_id(session, token_id)
+    if record is None:
+        raise not_found("token.not_found", f"no token {token_id}")
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+    return record
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: str
+    tenant_id: str
+    name: str
+    scopes: frozenset[str]
+
+
+class TokenVerifier:
+    """Token -> principal, with a short per-process cache.
+
+    The cache keeps a hot credential check to one dictionary lookup. A revoked token stays
+    usable on another node for at most ``ttl`` seconds (documented in docs/security.md).
+    """
+
+    def __init__(self, vault: Vault, ttl: float, max_entries: int = 10_000) -> None:
+        self._vault = vault
+        self._ttl = ttl
+        self._max = max_entries
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    def forget_all(self) -> None:
+        self._cache.clear()
+
+    async def verify(self, session_factory: SessionFactory, token: str) -> Principal | None:
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 256:
+            return None
+        digest = self._vault.keyed_hash(token)
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        async with session_factory() as session:
+            record = await repo.token_by_hash(session, digest)
+        principal = None
+        if record is not None and record.revoked_at is None:
+            principal = Principal(
+                record.id, record.tenant_id, record.name, scope_rules.expand(record.scopes)
+            )
+        if len(self._cache) >= self._max:
+            self._cache.clear()
+        self._cache[digest] = (now + self._ttl, principal)
+        return principal
+
