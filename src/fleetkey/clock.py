@@ -32,4 +32,7 @@ def parse_instant(text: str) -> datetime:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("empty date-time")
     value = datetime.fromisoformat(text.strip().replace("z", "Z"))
-    return as_utc(value)
+    try:
+        return as_utc(value)
+    except OverflowError as exc:  # 0001-01-01T00:00+01:00 is before the first UTC instant
+        raise ValueError("date-time out of range") from exc

@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     # How long (seconds) a verified API token stays in the per-process cache.
     token_cache_seconds: float = 2.0
     log_level: str = "info"
+    # Device connect checks: failures per device within the window before a cool-down.
+    device_auth_max_failures: int = 5
+    device_auth_window_seconds: int = 300
+    device_auth_lockout_seconds: int = 300
+    # Where devices connect (shown in ROMA device answers).
+    mqtt_address: str = "127.0.0.1:1883"
+    mqtt_ssl_address: str = "127.0.0.1:8883"
+    # How far an AK/SK signature's X-Sdk-Date may be from now.
+    signature_max_skew_seconds: int = 900
 
     @property
     def database_url_resolved(self) -> str:

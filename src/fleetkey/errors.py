@@ -31,15 +31,15 @@ class DomainError(Exception):
         return f"{self.code}: {self.message}"
 
 
-def not_found(code: str, message: str, **params: Any) -> DomainError:
+def not_found(code: str, message: str, /, **params: Any) -> DomainError:
     return DomainError(code, message, 404, params)
 
 
-def conflict(code: str, message: str, **params: Any) -> DomainError:
+def conflict(code: str, message: str, /, **params: Any) -> DomainError:
     return DomainError(code, message, 409, params)
 
 
-def invalid(code: str, message: str, **params: Any) -> DomainError:
+def invalid(code: str, message: str, /, **params: Any) -> DomainError:
     return DomainError(code, message, 422, params)
 
 

@@ -32,3 +32,34 @@ class Checks:
     def raise_if_any(self) -> None:
         if self.problems:
             raise ValidationFailed(self.problems)
+
+
+def unstorable(value: str) -> bool:
+    """NUL (PostgreSQL text refuses it) or an unpaired surrogate (not UTF-8 at all)."""
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def holds_unstorable_text(value: object) -> bool:
+    """Whether any string (or key) inside a parsed JSON value is ``unstorable``.
+
+    Iterative: a body nested as deep as ``json.loads`` allows is walked without recursion.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if unstorable(item):
+                return True
+        elif isinstance(item, dict):
+            if any(isinstance(k, str) and unstorable(k) for k in item):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False

@@ -13,6 +13,7 @@ from fleetkey.errors import DomainError
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes
 from fleetkey.tenants.context import Actor
+from fleetkey.validation import unstorable
 
 
 def runtime(request: Request) -> Runtime:
@@ -47,11 +48,23 @@ def expected_version(request: Request, body_version: int | None = None) -> int |
     header = request.headers.get("if-match")
     if header:
         value = header.strip().removeprefix("W/").strip('"')
-        if not value.isdigit():
-            raise DomainError("validation.invalid", "If-Match must be a version ETag like \"3\"",
-                              422)
+        # ASCII digits only ("²".isdigit() holds, int("²") fails) and no more than int64 holds.
+        if not (value.isascii() and value.isdigit() and len(value) <= 18):
+            raise DomainError("validation.invalid", 'If-Match must be a version ETag like "3"', 422)
         return int(value)
     return body_version
+
+
+def readable_params(request: Request) -> None:
+    """Path and query values are compared in SQL: refuse text no store can hold (NUL)."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if unstorable(value):
+            raise DomainError(
+                "validation.invalid",
+                f"{name} must not hold a NUL character or an unpaired surrogate",
+                422,
+                {"field": name},
+            )
 
 
 def etag(version: int) -> dict[str, str]:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetkey.api import schemas
-from fleetkey.api.deps import etag, expected_version, read_session, require, write_session
+from fleetkey.api.deps import (
+    etag,
+    expected_version,
+    read_session,
+    readable_params,
+    require,
+    write_session,
+)
 from fleetkey.devices import repository as device_repo
 from fleetkey.devices import service as devices
 from fleetkey.devices import validate as validation
@@ -20,7 +26,7 @@ from fleetkey.providers import service as providers
 from fleetkey.tenants import scopes
 from fleetkey.tenants.context import Actor
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(readable_params)])
 
 reader = Depends(require(scopes.REGISTRY_READ))
 writer = Depends(require(scopes.REGISTRY_WRITE))
@@ -47,7 +53,9 @@ def _one(response: Response, row: Any) -> dict[str, Any]:
 
 @router.get("/device-providers", tags=["providers"])
 async def list_device_providers(
-    actor: Actor = reader, session: AsyncSession = reading, limit: int = Limit,
+    actor: Actor = reader,
+    session: AsyncSession = reading,
+    limit: int = Limit,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     rows = await provider_repo.list_providers(session, actor.tenant_id, cursor, limit)
@@ -56,7 +64,9 @@ async def list_device_providers(
 
 @router.post("/device-providers", status_code=201, tags=["providers"])
 async def create_device_provider(
-    body: schemas.ProviderIn, response: Response, actor: Actor = writer,
+    body: schemas.ProviderIn,
+    response: Response,
+    actor: Actor = writer,
     session: AsyncSession = writing,
 ) -> dict[str, Any]:
     data = providers.ProviderInput(**body.model_dump(exclude={"version"}))
@@ -72,8 +82,12 @@ async def get_device_provider(
 
 @router.put("/device-providers/{provider_id}", tags=["providers"])
 async def update_device_provider(
-    provider_id: str, body: schemas.ProviderIn, request: Request, response: Response,
-    actor: Actor = writer, session: AsyncSession = writing,
+    provider_id: str,
+    body: schemas.ProviderIn,
+    request: Request,
+    response: Response,
+    actor: Actor = writer,
+    session: AsyncSession = writing,
 ) -> dict[str, Any]:
     data = providers.ProviderInput(**body.model_dump(exclude={"version"}))
     row = await providers.update_provider(
@@ -87,7 +101,9 @@ async def update_device_provider(
 
 @router.get("/trust-providers", tags=["providers"])
 async def list_trust_providers(
-    actor: Actor = reader, session: AsyncSession = reading, limit: int = Limit,
+    actor: Actor = reader,
+    session: AsyncSession = reading,
+    limit: int = Limit,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     rows = await provider_repo.list_trust_providers(session, actor.tenant_id, cursor, limit)
@@ -96,7 +112,9 @@ async def list_trust_providers(
 
 @router.post("/trust-providers", status_code=201, tags=["providers"])
 async def create_trust_provider(
-    body: schemas.TrustProviderIn, response: Response, actor: Actor = writer,
+    body: schemas.TrustProviderIn,
+    response: Response,
+    actor: Actor = writer,
     session: AsyncSession = writing,
 ) -> dict[str, Any]:
     data = providers.TrustProviderInput(**body.model_dump(exclude={"version"}))
@@ -112,8 +130,12 @@ async def get_trust_provider(
 
 @router.put("/trust-providers/{provider_id}", tags=["providers"])
 async def update_trust_provider(
-    provider_id: str, body: schemas.TrustProviderIn, request: Request, response: Response,
-    actor: Actor = writer, session: AsyncSession = writing,
+    provider_id: str,
+    body: schemas.TrustProviderIn,
+    request: Request,
+    response: Response,
+    actor: Actor = writer,
+    session: AsyncSession = writing,
 ) -> dict[str, Any]:
     data = providers.TrustProviderInput(**body.model_dump(exclude={"version"}))
     row = await providers.update_trust_provider(
@@ -127,7 +149,9 @@ async def update_trust_provider(
 
 @router.get("/device-software", tags=["providers"])
 async def list_device_software(
-    actor: Actor = reader, session: AsyncSession = reading, limit: int = Limit,
+    actor: Actor = reader,
+    session: AsyncSession = reading,
+    limit: int = Limit,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     rows = await provider_repo.list_software(session, actor.tenant_id, cursor, limit)
@@ -136,7 +160,9 @@ async def list_device_software(
 
 @router.post("/device-software", status_code=201, tags=["providers"])
 async def create_device_software(
-    body: schemas.SoftwareIn, response: Response, actor: Actor = writer,
+    body: schemas.SoftwareIn,
+    response: Response,
+    actor: Actor = writer,
     session: AsyncSession = writing,
 ) -> dict[str, Any]:
     data = providers.SoftwareInput(**body.model_dump(exclude={"version"}))
@@ -152,8 +178,12 @@ async def get_device_software(
 
 @router.put("/device-software/{software_id}", tags=["providers"])
 async def update_device_software(
-    software_id: str, body: schemas.SoftwareIn, request: Request, response: Response,
-    actor: Actor = writer, session: AsyncSession = writing,
+    software_id: str,
+    body: schemas.SoftwareIn,
+    request: Request,
+    response: Response,
+    actor: Actor = writer,
+    session: AsyncSession = writing,
 ) -> dict[str, Any]:
     data = providers.SoftwareInput(**body.model_dump(exclude={"version"}))
     row = await providers.update_software(
@@ -188,7 +218,10 @@ async def put_device_type(
     )
     subs = [] if body.alias_of else sorted(set(body.subtypes))
     return schemas.DeviceTypeOut(
-        code=row.code, name=row.name, alias_of=row.alias_of, is_active=row.is_active,
+        code=row.code,
+        name=row.name,
+        alias_of=row.alias_of,
+        is_active=row.is_active,
         subtypes=subs,
     )
 
@@ -198,7 +231,9 @@ async def put_device_type(
 
 @router.get("/whitelisted-devices", tags=["devices"])
 async def list_whitelisted(
-    actor: Actor = reader, session: AsyncSession = reading, limit: int = Limit,
+    actor: Actor = reader,
+    session: AsyncSession = reading,
+    limit: int = Limit,
     cursor: str | None = None,
 ) -> schemas.Page[schemas.WhitelistOut]:
     rows = await device_repo.list_whitelist(session, actor.tenant_id, cursor, limit)
@@ -240,8 +275,15 @@ async def list_devices(
     cursor: str | None = Query(None, max_length=36),
 ) -> dict[str, Any]:
     rows = await devices.list_devices(
-        session, actor, status=status, purpose=purpose, provider_id=provider_id,
-        serial_number=serial_number, type_code=type_code, after=cursor, limit=limit,
+        session,
+        actor,
+        status=status,
+        purpose=purpose,
+        provider_id=provider_id,
+        serial_number=serial_number,
+        type_code=type_code,
+        after=cursor,
+        limit=limit,
     )
     return _page(rows, limit, "code")
 
@@ -250,7 +292,9 @@ async def list_devices(
 async def get_device(
     code: str,
     response: Response,
-    as_of: datetime | None = Query(None, description="read the device as it was at this time"),
+    as_of: schemas.Instant | None = Query(
+        None, description="read the device as it was at this time"
+    ),
     actor: Actor = reader,
     session: AsyncSession = reading,
 ) -> dict[str, Any]:
@@ -268,8 +312,12 @@ async def device_history(
 
 @router.put("/devices/{code}/status", tags=["devices"])
 async def set_device_status(
-    code: str, body: schemas.StatusIn, request: Request, response: Response,
-    actor: Actor = writer, session: AsyncSession = writing,
+    code: str,
+    body: schemas.StatusIn,
+    request: Request,
+    response: Response,
+    actor: Actor = writer,
+    session: AsyncSession = writing,
 ) -> dict[str, Any]:
     row = await devices.set_status(
         session, actor, code, body.status, expected_version(request, body.version)
@@ -283,9 +331,17 @@ async def validate_device(
 ) -> schemas.ValidateOut:
     d = body.digital_id
     query = validation.ValidationQuery(
-        device_code=body.device_code, sw_version=body.sw_version, purpose=body.purpose,
-        serial_no=d.serial_no, provider_name=d.provider_name, provider_id=d.provider_id,
-        make=d.make, model=d.model, type=d.type, subtype=d.subtype, at=body.as_of,
+        device_code=body.device_code,
+        sw_version=body.sw_version,
+        purpose=body.purpose,
+        serial_no=d.serial_no,
+        provider_name=d.provider_name,
+        provider_id=d.provider_id,
+        make=d.make,
+        model=d.model,
+        type=d.type,
+        subtype=d.subtype,
+        at=body.as_of,
     )
     basis = "history" if body.as_of else "live"
     try:

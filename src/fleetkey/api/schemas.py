@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from fleetkey.clock import as_utc
+from fleetkey.validation import holds_unstorable_text
 
 T = TypeVar("T")
 
@@ -17,8 +20,27 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
+def _utc_instant(value: datetime) -> datetime:
+    try:
+        return as_utc(value)
+    except OverflowError as exc:  # 0001-01-01T00:00+01:00 is before the first UTC instant
+        raise ValueError("date-time is outside the range of UTC instants") from exc
+
+
+# A date-time that has a UTC instant (naive means UTC, as everywhere in fleetkey).
+Instant = Annotated[datetime, AfterValidator(_utc_instant)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        # PostgreSQL refuses NUL in text; an unpaired surrogate is not UTF-8 at all.
+        if holds_unstorable_text(data):
+            raise ValueError("text must not hold a NUL character or an unpaired surrogate")
+        return data
 
 
 class ProviderIn(Strict):
@@ -49,15 +71,17 @@ class SoftwareIn(Strict):
     make: str = Field(max_length=36)
     model: str = Field(max_length=36)
     binary_hash: str = Field(max_length=256)
-    sw_created_at: datetime | None = None
-    sw_expires_at: datetime | None = None
+    sw_created_at: Instant | None = None
+    sw_expires_at: Instant | None = None
     is_active: bool = True
     version: int | None = None
 
 
 class DeviceTypeIn(Strict):
     name: str = Field(max_length=64)
-    subtypes: list[str] = Field(default_factory=list, max_length=100)
+    subtypes: list[Annotated[str, Field(max_length=36)]] = Field(
+        default_factory=list, max_length=100
+    )
     alias_of: str | None = Field(default=None, max_length=36)
     is_active: bool = True
 
@@ -101,7 +125,7 @@ class ValidateIn(Strict):
     device_code: str = Field(max_length=36)
     sw_version: str = Field(max_length=64)
     purpose: str | None = Field(default=None, max_length=16)
-    as_of: datetime | None = None
+    as_of: Instant | None = None
     digital_id: DigitalIdIn
 
 

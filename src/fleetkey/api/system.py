@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -11,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 
 from fleetkey.api import schemas
-from fleetkey.api.deps import read_session, require, runtime
+from fleetkey.api.deps import read_session, readable_params, require, runtime
 from fleetkey.audit import service as audit
 from fleetkey.errors import DomainError
 from fleetkey.keys import service as keys
@@ -20,7 +19,7 @@ from fleetkey.tenants import repository as tenants
 from fleetkey.tenants import scopes
 from fleetkey.tenants.context import Actor
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(readable_params)])
 reading = Depends(read_session, scope="function")
 auditor = Depends(require(scopes.AUDIT_READ))
 
@@ -32,14 +31,21 @@ async def search_audit(
     entity_type: str | None = Query(None, max_length=40),
     entity_id: str | None = Query(None, max_length=64),
     by: str | None = Query(None, max_length=160, description="actor name"),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: schemas.Instant | None = None,
+    until: schemas.Instant | None = None,
     before_id: int | None = Query(None, ge=0, le=2**62),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[schemas.AuditOut]:
     rows = await audit.search_audit(
-        session, actor.tenant_id, entity_type=entity_type, entity_id=entity_id, actor=by,
-        since=since, until=until, before_id=before_id, limit=limit,
+        session,
+        actor.tenant_id,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        actor=by,
+        since=since,
+        until=until,
+        before_id=before_id,
+        limit=limit,
     )
     return [schemas.AuditOut(**audit.event_view(r)) for r in rows]
 
@@ -51,7 +57,9 @@ def _parse_cursor(cursor: str | None) -> tuple[int, int]:
         tx, _, ident = cursor.partition(".")
         parsed = (int(tx), int(ident))
     except ValueError as exc:
-        raise DomainError("validation.invalid", "cursor is not one this feed returned", 422) from exc
+        raise DomainError(
+            "validation.invalid", "cursor is not one this feed returned", 422
+        ) from exc
     if not all(-1 <= v < 2**62 for v in parsed):
         raise DomainError("validation.invalid", "cursor is not one this feed returned", 422)
     return parsed

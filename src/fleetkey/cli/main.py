@@ -131,9 +131,15 @@ def token_create(
                 session, rt.vault, row, name or f"token@{tenant}", scope or []
             )
             actor = Actor(tenant_id=row.id, name=CLI_ACTOR, request_id="cli")
-            audit.emit(session, actor, "create", "api_token", issued.record.id,
-                       {"after": {"name": issued.record.name, "scopes": issued.record.scopes}},
-                       utcnow())
+            audit.emit(
+                session,
+                actor,
+                "create",
+                "api_token",
+                issued.record.id,
+                {"after": {"name": issued.record.name, "scopes": issued.record.scopes}},
+                utcnow(),
+            )
             return issued.record.id, issued.token, issued.record.scopes
 
     token_id, token, granted = _run(work)
@@ -152,8 +158,13 @@ def token_list(tenant: Annotated[str | None, typer.Option(help="only this tenant
                     raise DomainError("tenant.not_found", f"no tenant {tenant}", 404)
                 tenant_id = row.id
             return [
-                (t.id, t.name, " ".join(t.scopes), iso_millis(t.created_at) or "",
-                 iso_millis(t.revoked_at) or "")
+                (
+                    t.id,
+                    t.name,
+                    " ".join(t.scopes),
+                    iso_millis(t.created_at) or "",
+                    iso_millis(t.revoked_at) or "",
+                )
                 for t in await tenant_repo.list_tokens(session, tenant_id)
             ]
 
@@ -198,3 +209,49 @@ def keys_rotate(
 
     for name, kid in _run(work):
         console.print(f"{name}: new signing key {kid}")
+
+
+roma_app = typer.Typer(help="ROMA Connect LINK compatibility", no_args_is_help=True)
+instance_app = typer.Typer(help="ROMA instances (partitions of a tenant)", no_args_is_help=True)
+aksk_app = typer.Typer(help="AK/SK pairs for Huawei-style signed requests", no_args_is_help=True)
+roma_app.add_typer(instance_app, name="instance")
+app.add_typer(roma_app, name="roma")
+app.add_typer(aksk_app, name="aksk")
+
+
+@instance_app.command("create")
+def roma_instance_create(
+    tenant: Annotated[str, typer.Option(help="tenant (ROMA project id); created if needed")],
+    id: Annotated[str | None, typer.Option("--id", help="instance id (default: a UUID)")] = None,
+) -> None:
+    """Create a ROMA instance; its id is printed alone on the last line."""
+    from fleetkey.things import service as things
+
+    async def work(rt: Runtime) -> str:
+        async with rt.db.unit_of_work() as session:
+            row = await tenants.ensure_tenant(session, tenant)
+            actor = Actor(tenant_id=row.id, name=CLI_ACTOR, request_id="cli")
+            instance = await things.create_instance(session, actor, id)
+            return instance.id
+
+    typer.echo(_run(work))
+
+
+@aksk_app.command("create")
+def aksk_create(
+    tenant: Annotated[str, typer.Option(help="tenant (ROMA project id); created if needed")],
+    name: Annotated[str | None, typer.Option(help="who this key pair is for")] = None,
+) -> None:
+    """Create an AK/SK pair, printed once as "AK SK" on the last line."""
+    from fleetkey.compat.roma.caller import new_access_key
+
+    async def work(rt: Runtime) -> tuple[str, str]:
+        async with rt.db.unit_of_work() as session:
+            row = await tenants.ensure_tenant(session, tenant)
+            ak, sk = await new_access_key(session, rt.vault, row.id, name or f"aksk@{tenant}")
+            actor = Actor(tenant_id=row.id, name=CLI_ACTOR, request_id="cli")
+            audit.emit(session, actor, "create", "access_key", ak, {}, utcnow())
+            return ak, sk
+
+    ak, sk = _run(work)
+    typer.echo(f"{ak} {sk}")

@@ -6,5 +6,6 @@ from fleetkey.devices import models as device_models  # noqa: F401
 from fleetkey.keys import models as key_models  # noqa: F401
 from fleetkey.providers import models as provider_models  # noqa: F401
 from fleetkey.tenants import models as tenant_models  # noqa: F401
+from fleetkey.things import models as thing_models  # noqa: F401
 
 metadata = Base.metadata

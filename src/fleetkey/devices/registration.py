@@ -82,8 +82,10 @@ class TimestampWindow:
 
     def check(self, stamp: datetime, now: datetime) -> None:
         if self.mode == "+":
-            ok = now - timedelta(minutes=self.past_minutes) < stamp < now + timedelta(
-                minutes=self.ahead_minutes
+            ok = (
+                now - timedelta(minutes=self.past_minutes)
+                < stamp
+                < now + timedelta(minutes=self.ahead_minutes)
             )
             word = "after"
         else:
@@ -109,6 +111,8 @@ def _check_claim(claim: DeviceClaim) -> None:
         or (claim.certification == "L1" and not claim.trust_provider_id.strip())
     ):
         c.add("trust_provider_id", L1_NEEDS_TRUST)
+    elif len(claim.trust_provider_id) > 36:  # stored (below L1 unchecked) in a 36-char column
+        c.add("trust_provider_id", "Foundational Trust Provider id is longer than 36 characters")
     c.raise_if_any()
 
 

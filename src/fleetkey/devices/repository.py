@@ -15,12 +15,14 @@ async def live_device_with_serial(
     session: AsyncSession, tenant_id: str, provider_id: str, serial: str
 ) -> RegisteredDevice | None:
     return await session.scalar(
-        select(RegisteredDevice).where(
+        select(RegisteredDevice)
+        .where(
             RegisteredDevice.tenant_id == tenant_id,
             RegisteredDevice.provider_id == provider_id,
             RegisteredDevice.serial_number == serial,
             RegisteredDevice.status != RETIRED,
-        ).limit(1)
+        )
+        .limit(1)
     )
 
 
@@ -51,7 +53,9 @@ async def list_devices(
     return list(await session.scalars(stmt.order_by(RegisteredDevice.code).limit(limit)))
 
 
-async def whitelisted(session: AsyncSession, tenant_id: str, serial: str) -> WhitelistedDevice | None:
+async def whitelisted(
+    session: AsyncSession, tenant_id: str, serial: str
+) -> WhitelistedDevice | None:
     return await session.scalar(
         select(WhitelistedDevice).where(
             WhitelistedDevice.tenant_id == tenant_id, WhitelistedDevice.serial_number == serial
@@ -59,7 +63,9 @@ async def whitelisted(session: AsyncSession, tenant_id: str, serial: str) -> Whi
     )
 
 
-async def whitelist_entry(session: AsyncSession, tenant_id: str, entry_id: str) -> WhitelistedDevice | None:
+async def whitelist_entry(
+    session: AsyncSession, tenant_id: str, entry_id: str
+) -> WhitelistedDevice | None:
     row = await session.get(WhitelistedDevice, entry_id)
     return row if row is not None and row.tenant_id == tenant_id else None
 

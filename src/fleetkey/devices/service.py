@@ -12,8 +12,8 @@ from fleetkey.audit import service as audit
 from fleetkey.clock import utcnow
 from fleetkey.devices import repository as repo
 from fleetkey.devices.models import (
-    REVOKED,
     RETIRED,
+    REVOKED,
     RegisteredDevice,
     WhitelistedDevice,
     canonical_status,
@@ -122,14 +122,23 @@ async def whitelist_serial(
     c.raise_if_any()
     if await repo.whitelisted(session, actor.tenant_id, serial):
         raise conflict("whitelist.exists", f"serial {serial} is already white-listed")
-    row = WhitelistedDevice(tenant_id=actor.tenant_id, serial_number=serial, description=description)
+    row = WhitelistedDevice(
+        tenant_id=actor.tenant_id, serial_number=serial, description=description
+    )
     session.add(row)
     try:
         await session.flush()
     except IntegrityError as exc:
         raise conflict("whitelist.exists", f"serial {serial} is already white-listed") from exc
-    audit.emit(session, actor, "create", "whitelisted_device", row.id,
-               {"after": {"serial_number": serial, "description": description}}, utcnow())
+    audit.emit(
+        session,
+        actor,
+        "create",
+        "whitelisted_device",
+        row.id,
+        {"after": {"serial_number": serial, "description": description}},
+        utcnow(),
+    )
     return row
 
 
@@ -138,5 +147,12 @@ async def unwhitelist(session: AsyncSession, actor: Actor, entry_id: str) -> Non
     if row is None:
         raise not_found("whitelist.not_found", f"no white-list entry {entry_id}")
     await session.delete(row)
-    audit.emit(session, actor, "delete", "whitelisted_device", entry_id,
-               {"before": {"serial_number": row.serial_number}}, utcnow())
+    audit.emit(
+        session,
+        actor,
+        "delete",
+        "whitelisted_device",
+        entry_id,
+        {"before": {"serial_number": row.serial_number}},
+        utcnow(),
+    )

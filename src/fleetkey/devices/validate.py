@@ -74,16 +74,29 @@ async def _validate_live(session: AsyncSession, tenant: str, q: ValidationQuery)
         raise _fail("validate.device_not_registered", "Device is revoked/retired")
     provider = await providers.provider(session, tenant, q.provider_id)
     if provider is None or not provider.is_active:
-        raise not_found("validate.provider_inactive", "Device Provider is marked Inactive or not found")
-    if not await providers.active_software_count(session, tenant, q.sw_version):
-        raise not_found("validate.software_version_unknown", "deviceServiceVersion not found")
+        raise not_found(
+            "validate.provider_inactive", "Device Provider is marked Inactive or not found"
+        )
     matching = await providers.matching_active_software(
-        session, tenant, q.sw_version, device.provider_id, device.type_code,
-        device.subtype_code, device.make or "", device.model or "",
+        session,
+        tenant,
+        q.sw_version,
+        device.provider_id,
+        device.type_code,
+        device.subtype_code,
+        device.make or "",
+        device.model or "",
     )
+    # A match implies the version exists; only a miss needs the count to pick the reason.
+    if matching is None and not await providers.active_software_count(
+        session, tenant, q.sw_version
+    ):
+        raise not_found("validate.software_version_unknown", "deviceServiceVersion not found")
     if matching is None:
-        raise _fail("validate.software_mismatch",
-                    "Software version does not match against the Device Details")
+        raise _fail(
+            "validate.software_mismatch",
+            "Software version does not match against the Device Details",
+        )
     await _compare(session, tenant, device.snapshot(), q)
 
 
@@ -92,7 +105,11 @@ async def _validate_as_of(
 ) -> None:
     row = await audit.as_of(session, tenant, RegisteredDevice.ENTITY_TYPE, q.device_code, at)
     device = row.data if row else None
-    if device is None or not device["is_active"] or not _purpose_matches(device["purpose"], q.purpose):
+    if (
+        device is None
+        or not device["is_active"]
+        or not _purpose_matches(device["purpose"], q.purpose)
+    ):
         raise not_found("validate.device_not_found", "Device is marked Inactive or not found")
     if device["status"] != REGISTERED:
         raise _fail("validate.device_not_registered", "Device is revoked/retired")
@@ -108,8 +125,10 @@ async def _validate_as_of(
             releases.append(then.data)
     wanted = ("provider_id", "type_code", "subtype_code", "make", "model")
     if not any(all(r[k] == device[k] for k in wanted) for r in releases):
-        raise _fail("validate.software_mismatch",
-                    "Software version does not match against the Device Details")
+        raise _fail(
+            "validate.software_mismatch",
+            "Software version does not match against the Device Details",
+        )
     await _compare(session, tenant, device, q)
 
 
@@ -118,8 +137,9 @@ async def _compare(
 ) -> None:
     """Report every differing digital-id field together."""
     claimed = {attr: getattr(q, attr) for _, _, attr in COMPARED}
-    # The catalog knows other spellings of a type ("Fingerprint" is "Finger").
-    claimed["type"] = await catalog.canonical_type(session, tenant, q.type) or q.type
+    if q.type != device.get("type_code"):
+        # The catalog knows other spellings of a type ("Fingerprint" is "Finger").
+        claimed["type"] = await catalog.canonical_type(session, tenant, q.type) or q.type
     problems = [
         FieldProblem(name, f"Device code does not match against - {name}")
         for name, column, attr in COMPARED

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fleetkey.clock import utcnow
 from fleetkey.credentials.vault import Vault
 from fleetkey.db.session import Database
-from fleetkey.db.session import Database
 from fleetkey.keys.models import SigningKey
+from fleetkey.tenants.models import Tenant
 
 KEY_BITS = 2048
 # After a rotation another node may sign with the previous key for this long; the
@@ -94,6 +94,11 @@ class KeyRing:
         """Start a new key. ``retire`` retires the old ones (they keep verifying)."""
         row, private = await asyncio.to_thread(_new_key_row, self._vault, tenant_id)
         async with self._db.unit_of_work() as session:
+            # One key change per tenant at a time (PostgreSQL row lock; SQLite writers are
+            # serialised already), so concurrent first uses cannot each add a current key.
+            await session.execute(
+                select(Tenant.id).where(Tenant.id == tenant_id).with_for_update()
+            )
             if not retire and (existing := await _current_row(session, tenant_id)):
                 return existing  # someone else created the first key meanwhile
             now = utcnow()

@@ -49,9 +49,12 @@ async def resolve(
 ) -> ResolvedType:
     """Check a type and subtype against the catalog; subtypes belong to their type."""
     canonical = await canonical_type(session, tenant_id, type_code)
-    if canonical is None:
-        raise not_found("catalog.type_not_found", f"device type {type_code} does not exist",
-                        type=type_code)
+    # An alias of a deactivated type must not keep that type usable.
+    target = await session.get(DeviceType, (tenant_id, canonical)) if canonical else None
+    if canonical is None or target is None or not target.is_active:
+        raise not_found(
+            "catalog.type_not_found", f"device type {type_code} does not exist", type=type_code
+        )
     sub = await session.get(DeviceSubType, (tenant_id, canonical, subtype_code))
     if sub is None or not sub.is_active:
         raise not_found(
@@ -113,7 +116,7 @@ async def put_type(
     }
     for sub_code, sub in existing.items():
         sub.is_active = sub_code in subtypes
-    for sub_code in subtypes:
+    for sub_code in dict.fromkeys(subtypes):  # a repeated subtype is added once
         if sub_code not in existing:
             session.add(
                 DeviceSubType(tenant_id=tenant_id, type_code=code, code=sub_code, name=sub_code)

@@ -6,7 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fleetkey.providers.models import DeviceProvider, DeviceSoftware, TrustProvider
 
 
-async def provider(session: AsyncSession, tenant_id: str, provider_id: str) -> DeviceProvider | None:
+async def provider(
+    session: AsyncSession, tenant_id: str, provider_id: str
+) -> DeviceProvider | None:
     row = await session.get(DeviceProvider, provider_id)
     return row if row is not None and row.tenant_id == tenant_id else None
 
@@ -42,18 +44,25 @@ async def trust_provider(
 
 
 async def trust_provider_like(
-    session: AsyncSession, tenant_id: str, name: str, email: str, address: str, alias: str,
+    session: AsyncSession,
+    tenant_id: str,
+    name: str,
+    email: str,
+    address: str,
+    alias: str,
     is_active: bool,
 ) -> TrustProvider | None:
     return await session.scalar(
-        select(TrustProvider).where(
+        select(TrustProvider)
+        .where(
             TrustProvider.tenant_id == tenant_id,
             TrustProvider.name == name,
             TrustProvider.email == email,
             TrustProvider.address == address,
             TrustProvider.certificate_alias == alias,
             TrustProvider.is_active.is_(is_active),
-        ).limit(1)
+        )
+        .limit(1)
     )
 
 
@@ -66,7 +75,9 @@ async def list_trust_providers(
     return list(await session.scalars(stmt.order_by(TrustProvider.id).limit(limit)))
 
 
-async def software(session: AsyncSession, tenant_id: str, software_id: str) -> DeviceSoftware | None:
+async def software(
+    session: AsyncSession, tenant_id: str, software_id: str
+) -> DeviceSoftware | None:
     row = await session.get(DeviceSoftware, software_id)
     return row if row is not None and row.tenant_id == tenant_id else None
 
@@ -87,7 +98,9 @@ async def software_same_release(
 async def active_software_count(session: AsyncSession, tenant_id: str, sw_version: str) -> int:
     return int(
         await session.scalar(
-            select(func.count()).select_from(DeviceSoftware).where(
+            select(func.count())
+            .select_from(DeviceSoftware)
+            .where(
                 DeviceSoftware.tenant_id == tenant_id,
                 DeviceSoftware.sw_version == sw_version,
                 DeviceSoftware.is_active.is_(True),
@@ -108,7 +121,8 @@ async def matching_active_software(
     model: str,
 ) -> DeviceSoftware | None:
     return await session.scalar(
-        select(DeviceSoftware).where(
+        select(DeviceSoftware)
+        .where(
             DeviceSoftware.tenant_id == tenant_id,
             DeviceSoftware.sw_version == sw_version,
             DeviceSoftware.provider_id == provider_id,
@@ -117,7 +131,8 @@ async def matching_active_software(
             DeviceSoftware.make == make,
             DeviceSoftware.model == model,
             DeviceSoftware.is_active.is_(True),
-        ).limit(1)
+        )
+        .limit(1)
     )
 
 

@@ -43,14 +43,21 @@ async def _refuse_duplicate_provider(
     session: AsyncSession, actor: Actor, data: ProviderInput, self_id: str | None
 ) -> None:
     assert data.vendor_name is not None
-    clash = await repo.active_provider_named(session, actor.tenant_id, data.vendor_name, data.address)
+    clash = await repo.active_provider_named(
+        session, actor.tenant_id, data.vendor_name, data.address
+    )
     # Unlike MOSIP, the record being updated never clashes with itself.
     if data.is_active and any(p.id != self_id for p in clash):
-        raise conflict("provider.duplicate", f"{data.vendor_name} Device Provider already exist",
-                       vendor_name=data.vendor_name)
+        raise conflict(
+            "provider.duplicate",
+            f"{data.vendor_name} Device Provider already exist",
+            vendor_name=data.vendor_name,
+        )
 
 
-async def create_provider(session: AsyncSession, actor: Actor, data: ProviderInput) -> DeviceProvider:
+async def create_provider(
+    session: AsyncSession, actor: Actor, data: ProviderInput
+) -> DeviceProvider:
     data.check()
     await _refuse_duplicate_provider(session, actor, data, None)
     row = DeviceProvider(**asdict(data))
@@ -107,7 +114,12 @@ async def create_trust_provider(
     data.check()
     assert data.name and data.email and data.address and data.certificate_alias
     if await repo.trust_provider_like(
-        session, actor.tenant_id, data.name, data.email, data.address, data.certificate_alias,
+        session,
+        actor.tenant_id,
+        data.name,
+        data.email,
+        data.address,
+        data.certificate_alias,
         data.is_active,
     ):
         raise conflict("trust_provider.duplicate", "Foundational Trust Provider already exist")
@@ -116,7 +128,9 @@ async def create_trust_provider(
     return row
 
 
-async def get_trust_provider(session: AsyncSession, actor: Actor, provider_id: str) -> TrustProvider:
+async def get_trust_provider(
+    session: AsyncSession, actor: Actor, provider_id: str
+) -> TrustProvider:
     row = await repo.trust_provider(session, actor.tenant_id, provider_id)
     if row is None:
         raise not_found("trust_provider.not_found", "FTP is not present for id", id=provider_id)
@@ -162,7 +176,7 @@ class SoftwareInput:
         c.text("binary_hash", self.binary_hash, SOFTWARE_HASH_MAX)
         c.present("is_active", self.is_active)
         if self.sw_created_at and self.sw_expires_at and self.sw_expires_at < self.sw_created_at:
-            c.add("sw_expires_at", "must not be before sw_created_at")
+            c.add("sw_expires_at", "must not be before the creation time")
         c.raise_if_any()
 
 
@@ -174,15 +188,19 @@ async def _checked_software_fields(
     resolved = await catalog.resolve(session, actor.tenant_id, data.type_code, data.subtype_code)
     provider = await repo.provider(session, actor.tenant_id, data.provider_id)
     if provider is None or not provider.is_active:
-        raise not_found("software.provider_not_found",
-                        "Device Provider Id not found in the list of Device Providers",
-                        id=data.provider_id)
+        raise not_found(
+            "software.provider_not_found",
+            "Device Provider Id not found in the list of Device Providers",
+            id=data.provider_id,
+        )
     fields = asdict(data)
     fields.update(type_code=resolved.type_code, subtype_code=resolved.subtype_code)
     return fields
 
 
-async def create_software(session: AsyncSession, actor: Actor, data: SoftwareInput) -> DeviceSoftware:
+async def create_software(
+    session: AsyncSession, actor: Actor, data: SoftwareInput
+) -> DeviceSoftware:
     data.check()
     fields = await _checked_software_fields(session, actor, data)
     if await repo.software_same_release(session, actor.tenant_id, fields):
@@ -195,8 +213,9 @@ async def create_software(session: AsyncSession, actor: Actor, data: SoftwareInp
 async def get_software(session: AsyncSession, actor: Actor, software_id: str) -> DeviceSoftware:
     row = await repo.software(session, actor.tenant_id, software_id)
     if row is None:
-        raise not_found("software.not_found", f"MDS ID {software_id} does not exist",
-                        id=software_id)
+        raise not_found(
+            "software.not_found", f"MDS ID {software_id} does not exist", id=software_id
+        )
     return row
 
 

@@ -29,3 +29,26 @@ class ApiToken(Base):
     scopes: Mapped[list[str]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AccessKey(Base):
+    """An AK/SK pair for signed requests. The SK is sealed: checking a signature needs it."""
+
+    __tablename__ = "access_keys"
+
+    ak: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    sk_sealed: Mapped[str] = mapped_column(String(512))
+    scopes: Mapped[list[str]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class UsedSignature(Base):
+    """Signatures already accepted, kept until they would be too old anyway (replay guard)."""
+
+    __tablename__ = "used_signatures"
+
+    signature: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -9,6 +9,9 @@ REGISTRY_WRITE = "registry:write"
 REGISTRY_VALIDATE = "registry:validate"
 AUDIT_READ = "audit:read"
 KEYS_ADMIN = "keys:admin"
+THINGS_READ = "things:read"
+THINGS_WRITE = "things:write"
+DEVICE_AUTH = "device:authenticate"  # what a message broker's token may do
 
 KNOWN_SCOPES = {
     FULL_ACCESS,
@@ -17,6 +20,9 @@ KNOWN_SCOPES = {
     REGISTRY_VALIDATE,
     AUDIT_READ,
     KEYS_ADMIN,
+    THINGS_READ,
+    THINGS_WRITE,
+    DEVICE_AUTH,
 }
 
 # MOSIP roles (kernel-masterdata-service @PreAuthorize) as bundles of scopes.

@@ -114,4 +114,3 @@ class TokenVerifier:
             self._cache.clear()
         self._cache[digest] = (now + self._ttl, principal)
         return principal
-

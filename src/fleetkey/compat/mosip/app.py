@@ -56,7 +56,9 @@ def _token(request: Request) -> str | None:
     if token:
         return token
     cookie = request.cookies.get("Authorization", "").strip()
-    return cookie.split(" ", 1)[1].strip() if cookie.lower().startswith("bearer ") else cookie or None
+    return (
+        cookie.split(" ", 1)[1].strip() if cookie.lower().startswith("bearer ") else cookie or None
+    )
 
 
 def _echo(op: env.Operation, body: Any) -> env.Echo:
@@ -85,11 +87,14 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
     ) -> JSONResponse:
         body: Any = None
         parse_error: DomainError | None = None
-        if with_body:
-            try:
+        try:
+            if with_body:
                 body = wire.parse_json(await request.body())
-            except DomainError as exc:
-                parse_error = exc
+            # The device code of a path or query is text the store must be able to compare.
+            for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+                wire.check_json(value, (name,))
+        except DomainError as exc:
+            parse_error = exc
         echo = _echo(op, body)
         principal = await rt.principal(_token(request))
         if principal is None:
@@ -136,8 +141,13 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
             row = await providers.create_provider(c.session, c.actor, provider_input(c.req))
             return views.device_provider(row)
 
-        return await run(request, env.DEVICE_PROVIDER_CREATE, scopes.REGISTRY_WRITE, handle,
-                         fields=views.PROVIDER_FIELDS)
+        return await run(
+            request,
+            env.DEVICE_PROVIDER_CREATE,
+            scopes.REGISTRY_WRITE,
+            handle,
+            fields=views.PROVIDER_FIELDS,
+        )
 
     @app.put("/deviceprovider")
     async def update_device_provider(request: Request) -> JSONResponse:
@@ -148,8 +158,13 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
             )
             return views.device_provider(row)
 
-        return await run(request, env.DEVICE_PROVIDER_UPDATE, scopes.REGISTRY_WRITE, handle,
-                         fields=views.PROVIDER_FIELDS)
+        return await run(
+            request,
+            env.DEVICE_PROVIDER_UPDATE,
+            scopes.REGISTRY_WRITE,
+            handle,
+            fields=views.PROVIDER_FIELDS,
+        )
 
     # ------------------------------------------------------------ foundational trust providers
 
@@ -169,8 +184,13 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
             row = await providers.create_trust_provider(c.session, c.actor, trust_input(c.req))
             return views.trust_provider(row)
 
-        return await run(request, env.FTP_CREATE, scopes.REGISTRY_WRITE, handle,
-                         fields=views.TRUST_PROVIDER_FIELDS)
+        return await run(
+            request,
+            env.FTP_CREATE,
+            scopes.REGISTRY_WRITE,
+            handle,
+            fields=views.TRUST_PROVIDER_FIELDS,
+        )
 
     @app.put("/foundationaltrustprovider")
     async def update_trust_provider(request: Request) -> JSONResponse:
@@ -181,8 +201,13 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
             )
             return views.trust_provider(row)
 
-        return await run(request, env.FTP_UPDATE, scopes.REGISTRY_WRITE, handle,
-                         fields=views.TRUST_PROVIDER_FIELDS)
+        return await run(
+            request,
+            env.FTP_UPDATE,
+            scopes.REGISTRY_WRITE,
+            handle,
+            fields=views.TRUST_PROVIDER_FIELDS,
+        )
 
     # ------------------------------------------------------------ device software (MDS)
 
@@ -206,8 +231,14 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
             row = await providers.create_software(c.session, c.actor, software_input(c.req))
             return views.device_software(row)
 
-        return await run(request, env.MDS_CREATE, scopes.REGISTRY_WRITE, handle,
-                         fields=views.SOFTWARE_FIELDS, overrides=mosip_errors.MDS_OVERRIDES)
+        return await run(
+            request,
+            env.MDS_CREATE,
+            scopes.REGISTRY_WRITE,
+            handle,
+            fields=views.SOFTWARE_FIELDS,
+            overrides=mosip_errors.MDS_OVERRIDES,
+        )
 
     @app.put("/mosipdeviceservice")
     async def update_software(request: Request) -> JSONResponse:
@@ -218,8 +249,14 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
             )
             return views.device_software(row)
 
-        return await run(request, env.MDS_UPDATE, scopes.REGISTRY_WRITE, handle,
-                         fields=views.SOFTWARE_FIELDS, overrides=mosip_errors.MDS_OVERRIDES)
+        return await run(
+            request,
+            env.MDS_UPDATE,
+            scopes.REGISTRY_WRITE,
+            handle,
+            fields=views.SOFTWARE_FIELDS,
+            overrides=mosip_errors.MDS_OVERRIDES,
+        )
 
     # ------------------------------------------------------------ registered devices
 
@@ -231,13 +268,17 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
             assert c.signer is not None and claim.digital_id is not None
             return signed_registration(c.signer, device.code, claim)
 
-        return await run(request, env.DEVICE_REGISTER, scopes.REGISTRY_WRITE, handle,
-                         fields=views.REGISTRATION_FIELDS,
-                         overrides=mosip_errors.REGISTER_OVERRIDES, needs_signer=True)
+        return await run(
+            request,
+            env.DEVICE_REGISTER,
+            scopes.REGISTRY_WRITE,
+            handle,
+            fields=views.REGISTRATION_FIELDS,
+            overrides=mosip_errors.REGISTER_OVERRIDES,
+            needs_signer=True,
+        )
 
-    def signed_registration(
-        signer: Signer, code: str, claim: registration.DeviceClaim
-    ) -> str:
+    def signed_registration(signer: Signer, code: str, claim: registration.DeviceClaim) -> str:
         assert claim.digital_id is not None
         digital = json.dumps(claim.digital_id.raw, separators=(",", ":")).encode()
         payload = {
@@ -249,14 +290,21 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
         }
         return sign_compact(signer, payload)
 
-    @app.delete("/registereddevices/deregister/{device_code}")
+    # ``:path`` so that a code with a "/" (or none at all) still gets MOSIP's envelope.
+    @app.delete("/registereddevices/deregister/{device_code:path}")
     async def deregister_device(request: Request, device_code: str) -> JSONResponse:
         async def handle(c: Call) -> Any:
             await devices.deregister(c.session, c.actor, device_code)
             return {"status": "success", "message": "Device de-register successfully"}
 
-        return await run(request, env.DEVICE_DEREGISTER, scopes.REGISTRY_WRITE, handle,
-                         with_body=False, overrides=mosip_errors.DEREGISTER_OVERRIDES)
+        return await run(
+            request,
+            env.DEVICE_DEREGISTER,
+            scopes.REGISTRY_WRITE,
+            handle,
+            with_body=False,
+            overrides=mosip_errors.DEREGISTER_OVERRIDES,
+        )
 
     async def change_status(request: Request, code_param: str, status_param: str) -> JSONResponse:
         async def handle(c: Call) -> Any:
@@ -274,8 +322,7 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
             await devices.set_status(c.session, c.actor, code, status)
             return {"status": "success", "message": "Device status updated successfully"}
 
-        return await run(request, env.DEVICE_STATUS, scopes.REGISTRY_WRITE, handle,
-                         with_body=False)
+        return await run(request, env.DEVICE_STATUS, scopes.REGISTRY_WRITE, handle, with_body=False)
 
     @app.put("/registereddevices/status")
     async def update_status_doc(request: Request) -> JSONResponse:
@@ -297,8 +344,14 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
             )
             return [{"status": "Valid", "message": message}]
 
-        return await run(request, env.DEVICE_VALIDATE, scopes.REGISTRY_VALIDATE, handle,
-                         write=False, fields=views.VALIDATE_FIELDS)
+        return await run(
+            request,
+            env.DEVICE_VALIDATE,
+            scopes.REGISTRY_VALIDATE,
+            handle,
+            write=False,
+            fields=views.VALIDATE_FIELDS,
+        )
 
     return app
 
@@ -343,7 +396,9 @@ def device_claim(req: dict[str, Any]) -> registration.DeviceClaim:
         firmware=wire.text(info, "firmware"),
         expires_at=wire.instant(info, "deviceExpiry"),
         timestamp=stamp,
-        digital_id=None if digital is None else registration.DigitalIdClaim(
+        digital_id=None
+        if digital is None
+        else registration.DigitalIdClaim(
             serial_no=wire.text(digital, "serialNo"),
             provider_name=wire.text(digital, "deviceProvider"),
             provider_id=wire.text(digital, "deviceProviderId"),
@@ -376,19 +431,23 @@ def validation_query(req: dict[str, Any]) -> validate.ValidationQuery:
         digital: dict[str, Any] = {}
     else:
         digital = _object(digital_value, "digitalId")
-    values = {
-        name: blank_checked(digital, name, *keys)
-        for name, keys in (
-            ("serial_no", ("serialNo",)),
-            ("provider_name", ("dp",)),
-            ("provider_id", ("dpId",)),
-            ("make", ("make",)),
-            ("model", ("model",)),
-            ("type", ("type",)),
-            ("subtype", ("deviceSubType", "subType")),
+    values = (
+        {
+            name: blank_checked(digital, name, *keys)
+            for name, keys in (
+                ("serial_no", ("serialNo",)),
+                ("provider_name", ("dp",)),
+                ("provider_id", ("dpId",)),
+                ("make", ("make",)),
+                ("model", ("model",)),
+                ("type", ("type",)),
+                ("subtype", ("deviceSubType", "subType")),
+            )
+        }
+        if digital_value is not None
+        else dict.fromkeys(
+            ("serial_no", "provider_name", "provider_id", "make", "model", "type", "subtype"), ""
         )
-    } if digital_value is not None else dict.fromkeys(
-        ("serial_no", "provider_name", "provider_id", "make", "model", "type", "subtype"), ""
     )
     if problems:
         raise ValidationFailed(problems)

@@ -52,10 +52,12 @@ REGISTER_OVERRIDES = {
 DEREGISTER_OVERRIDES = {"device.not_found": ("KER-DPM-001", "No register device found")}
 MDS_OVERRIDES = {
     "catalog.type_not_found": (
-        "ADM-DPM-040", "Reg Device Type Code not found in the list of Reg Device Types"
+        "ADM-DPM-040",
+        "Reg Device Type Code not found in the list of Reg Device Types",
     ),
     "catalog.subtype_not_found": (
-        "ADM-DPM-041", "Reg Device Sub Type Code not found in the list of Reg Device Sub Types"
+        "ADM-DPM-041",
+        "Reg Device Sub Type Code not found in the list of Reg Device Sub Types",
     ),
 }
 
@@ -86,4 +88,6 @@ def _field_message(names: dict[str, str], field: str, message: str) -> str:
     if field in BARE_MESSAGE_FIELDS:
         return message
     wire = names.get(field, field)
-    return f"{wire}: {message}" if wire.startswith("request.") else f"{wire} {message}"
+    # Bean validation of the wrapper itself reads "request: must not be null".
+    is_request_path = wire == "request" or wire.startswith("request.")
+    return f"{wire}: {message}" if is_request_path else f"{wire} {message}"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from datetime import datetime
 from typing import Any
 
 from fleetkey.clock import parse_instant
 from fleetkey.errors import DomainError, FieldProblem, ValidationFailed
+from fleetkey.validation import unstorable
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -25,9 +27,61 @@ def parse_json(raw: bytes) -> Any:
     if len(raw) > MAX_BODY_BYTES:
         raise FormatError("request (body larger than 1 MB)")
     try:
-        return json.loads(raw)
+        body = _loads(raw)
     except (ValueError, RecursionError) as exc:
         raise FormatError("request (body is not JSON)") from exc
+    check_json(body, ())
+    return body
+
+
+MAX_DEPTH = 32  # MOSIP's bodies nest 4 deep; a digitalId is stored and signed as sent
+
+
+def _loads(raw: bytes | str) -> Any:
+    """``json.loads`` refusing NaN, Infinity and numbers beyond a double (``1e400``).
+
+    Neither PostgreSQL's jsonb nor a JSON response can carry them.
+    """
+    return json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
+
+
+def _not_a_number(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def check_json(value: Any, path: tuple[str, ...]) -> None:
+    """Refuse text no store can keep (see ``unstorable``) and nesting beyond ``MAX_DEPTH``.
+
+    Iterative, so the deepest nesting ``json.loads`` accepts is walked without recursion.
+    """
+    stack: list[tuple[tuple[str, ...], Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            if unstorable(item):
+                raise FormatError(_text_problem(where))
+            continue
+        if isinstance(item, dict | list) and len(where) - len(path) >= MAX_DEPTH:
+            raise FormatError(f"{'.'.join(where)} (nested deeper than {MAX_DEPTH} levels)")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if unstorable(key):
+                    raise FormatError(_text_problem(where, "a key"))
+                stack.append(((*where, key[:64]), child))
+        elif isinstance(item, list):
+            stack.extend(((*where, f"[{i}]"), child) for i, child in enumerate(item))
+
+
+def _text_problem(where: tuple[str, ...], what: str = "text") -> str:
+    field = ".".join(where) or "request"
+    return f"{field} ({what} with a NUL character or an unpaired surrogate)"
 
 
 def request_object(body: Any) -> dict[str, Any]:
@@ -92,11 +146,12 @@ def decode_b64_json(value: Any, field: str) -> dict[str, Any]:
     part = "".join(part.split()).replace("-", "+").replace("_", "/")
     part += "=" * (-len(part) % 4)
     try:
-        decoded = json.loads(base64.b64decode(part, validate=True))
+        decoded = _loads(base64.b64decode(part, validate=True))
     except (binascii.Error, ValueError, RecursionError) as exc:
         raise FormatError(field) from exc
     if not isinstance(decoded, dict):
         raise FormatError(field)
+    check_json(decoded, (field,))
     return decoded
 
 

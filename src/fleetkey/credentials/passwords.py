@@ -1,0 +1,109 @@
+"""Device passwords: how they are made, stored and checked.
+
+Two kinds, because their threats differ (see docs/security.md):
+
+- a password fleetkey generated has >= 128 bits of entropy, so a keyed hash (HMAC-SHA256
+  under the server pepper) is enough: fast to check, useless without the pepper;
+- a password a person chose may be guessable, so it gets Argon2id (OWASP parameters),
+  checked in a worker thread so the event loop keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import string
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from fleetkey.credentials.vault import Vault
+
+GENERATED = "keyed"  # HMAC-SHA256 under the pepper
+CHOSEN = "argon2id"
+
+# The special characters ROMA's reset-authentication page allows.
+SPECIALS = "~!@#$%^&*()-_=+|[{}];:<>/?"
+GENERATED_LENGTH = 24  # ~150 bits over this alphabet
+
+# OWASP: Argon2id, m=19 MiB, t=2, p=1.
+_argon2 = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
+def generate_password(length: int = GENERATED_LENGTH) -> str:
+    """A random password with at least one digit, upper, lower and special character."""
+    alphabet = string.ascii_letters + string.digits + SPECIALS
+    while True:
+        candidate = "".join(secrets.choice(alphabet) for _ in range(length))
+        if (
+            any(c.isdigit() for c in candidate)
+            and any(c.isupper() for c in candidate)
+            and any(c.islower() for c in candidate)
+            and any(c in SPECIALS for c in candidate)
+        ):
+            return candidate
+
+
+@dataclass(frozen=True)
+class StoredSecret:
+    kind: str  # GENERATED or CHOSEN
+    hash: str
+
+
+def store_generated(vault: Vault, password: str) -> StoredSecret:
+    return StoredSecret(GENERATED, vault.keyed_hash(password))
+
+
+def store_chosen(password: str) -> StoredSecret:
+    return StoredSecret(CHOSEN, _argon2.hash(password))
+
+
+async def store_chosen_async(password: str) -> StoredSecret:
+    return await asyncio.to_thread(store_chosen, password)
+
+
+def _argon2_matches(stored: str, password: str) -> bool:
+    try:
+        return _argon2.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class PasswordChecker:
+    """Checks a presented password against a stored secret.
+
+    Argon2id results are remembered in a bounded LRU keyed by (subject, secret hash,
+    SHA-256 of the password). The stored hash is part of the key, so a reset makes old
+    entries unreachable on every node at once: the caller always reads the current secret
+    from the database, and only the expensive comparison is cached.
+    """
+
+    def __init__(self, vault: Vault, max_entries: int = 100_000) -> None:
+        self._vault = vault
+        self._max = max_entries
+        self._verified: OrderedDict[bytes, None] = OrderedDict()
+
+    def _key(self, subject: str, stored: StoredSecret, password: str) -> bytes:
+        digest = hashlib.sha256()
+        for part in (subject, stored.hash, password):
+            digest.update(part.encode())
+            digest.update(b"\x00")
+        return digest.digest()
+
+    async def matches(self, subject: str, stored: StoredSecret, password: str) -> bool:
+        if stored.kind == GENERATED:
+            return hmac.compare_digest(self._vault.keyed_hash(password), stored.hash)
+        key = self._key(subject, stored, password)
+        if key in self._verified:
+            self._verified.move_to_end(key)
+            return True
+        ok = await asyncio.to_thread(_argon2_matches, stored.hash, password)
+        if ok:
+            self._verified[key] = None
+            if len(self._verified) > self._max:
+                self._verified.popitem(last=False)
+        return ok

@@ -1,0 +1,186 @@
+"""May this device connect? The check a message broker asks for at every connection.
+
+How a device identifies itself (docs/compat/roma.md):
+
+- one-device-one-secret: ``username`` is the device's own user name; ``client_id``, when
+  given, must be the device's client id;
+- one-model-one-secret: ``username`` is the product's user name and ``client_id`` names a
+  device of that product which has no credential of its own.
+
+Every check reads the subject's current row (status, stored secret), so a disable, a
+delete or a reset takes effect at once on every node; only the Argon2id comparison is
+cached (see ``credentials.passwords.PasswordChecker``). Failed attempts are counted in the
+database, shared by all nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleetkey.audit.service import emit
+from fleetkey.clock import utcnow
+from fleetkey.credentials.passwords import PasswordChecker, StoredSecret
+from fleetkey.db.session import Database
+from fleetkey.tenants.context import Actor
+from fleetkey.things.models import DISABLED, AuthFailures, Device, Product
+
+MAX_FIELD = 256
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    max_failures: int = 5
+    window_seconds: int = 300
+    lockout_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class Attempt:
+    username: str
+    password: str
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str  # for the audit log only, never for the caller
+    device_id: int | None = None
+
+
+async def _subject(
+    session: AsyncSession, tenant_id: str, attempt: Attempt
+) -> tuple[Device | None, StoredSecret | None, str]:
+    """The device and the secret it must present, or (None, None, reason)."""
+    device = await session.scalar(
+        select(Device).where(Device.tenant_id == tenant_id, Device.user_name == attempt.username)
+    )
+    if device is not None:
+        if attempt.client_id and attempt.client_id != device.client_id:
+            return None, None, "client id does not belong to the device"
+        return device, StoredSecret(device.secret_kind or "", device.secret_hash or ""), ""
+    product = await session.scalar(
+        select(Product).where(Product.tenant_id == tenant_id, Product.user_name == attempt.username)
+    )
+    if product is None:
+        return None, None, "unknown user name"
+    if not attempt.client_id:
+        return None, None, "product credential without a client id"
+    device = await session.scalar(
+        select(Device).where(
+            Device.tenant_id == tenant_id,
+            Device.client_id == attempt.client_id,
+            Device.product_id == product.id,
+        )
+    )
+    if device is None:
+        return None, None, "client id is not a device of the product"
+    if device.secret_hash is not None:
+        return None, None, "device has its own credential"
+    return device, StoredSecret(product.secret_kind or "", product.secret_hash or ""), ""
+
+
+class DeviceAuthenticator:
+    def __init__(self, db: Database, checker: PasswordChecker, policy: LockoutPolicy) -> None:
+        self._db = db
+        self._checker = checker
+        self._policy = policy
+
+    async def check(self, actor: Actor, attempt: Attempt) -> Decision:
+        if (
+            not attempt.username
+            or not attempt.password
+            or max(len(attempt.username), len(attempt.password), len(attempt.client_id or ""))
+            > MAX_FIELD
+        ):
+            return await self._deny(actor, attempt, None, "missing or oversized credentials")
+        async with self._db.unit_of_work(write=False) as session:
+            device, stored, reason = await _subject(session, actor.tenant_id, attempt)
+            failures = (
+                await session.get(AuthFailures, (actor.tenant_id, f"device:{device.id}"))
+                if device is not None
+                else None
+            )
+        if device is None or stored is None:
+            return await self._deny(actor, attempt, None, reason)
+        now = utcnow()
+        if failures is not None and failures.locked_until and failures.locked_until > now:
+            return await self._deny(actor, attempt, device.id, "locked after failed attempts")
+        if device.status == DISABLED:
+            return await self._deny(actor, attempt, device.id, "device is disabled")
+        if not stored.hash or not await self._checker.matches(
+            f"device:{device.id}", stored, attempt.password
+        ):
+            await self._count_failure(actor.tenant_id, device.id)
+            return await self._deny(actor, attempt, device.id, "wrong password")
+        if failures is not None and failures.failures:
+            await self._clear_failures(actor.tenant_id, device.id)
+        return Decision(True, "ok", device.id)
+
+    async def _deny(
+        self, actor: Actor, attempt: Attempt, device_id: int | None, reason: str
+    ) -> Decision:
+        async with self._db.unit_of_work() as session:
+            emit(
+                session,
+                actor,
+                "auth_denied",
+                "device",
+                str(device_id) if device_id is not None else "",
+                {
+                    "reason": reason,
+                    "username": attempt.username[:MAX_FIELD],
+                    "client_id": (attempt.client_id or "")[:MAX_FIELD],
+                },
+                utcnow(),
+            )
+        return Decision(False, reason, device_id)
+
+    async def _count_failure(self, tenant_id: str, device_id: int) -> None:
+        subject = f"device:{device_id}"
+        now = utcnow()
+        policy = self._policy
+        for _ in range(3):
+            try:
+                async with self._db.unit_of_work() as session:
+                    row = await session.get(AuthFailures, (tenant_id, subject))
+                    if row is None:
+                        session.add(
+                            AuthFailures(
+                                tenant_id=tenant_id,
+                                subject=subject,
+                                window_started_at=now,
+                                failures=1,
+                            )
+                        )
+                        await session.flush()
+                        row = await session.get(AuthFailures, (tenant_id, subject))
+                        assert row is not None
+                    elif row.window_started_at + timedelta(seconds=policy.window_seconds) < now:
+                        row.window_started_at, row.failures, row.locked_until = now, 1, None
+                    else:
+                        # Atomic on every backend, whatever other nodes count meanwhile.
+                        await session.execute(
+                            update(AuthFailures)
+                            .where(
+                                AuthFailures.tenant_id == tenant_id, AuthFailures.subject == subject
+                            )
+                            .values(failures=AuthFailures.failures + 1)
+                        )
+                        await session.refresh(row)
+                    if row.failures >= policy.max_failures:
+                        row.locked_until = now + timedelta(seconds=policy.lockout_seconds)
+                return
+            except IntegrityError:
+                continue  # another node inserted the first failure; count again
+
+    async def _clear_failures(self, tenant_id: str, device_id: int) -> None:
+        async with self._db.unit_of_work() as session:
+            row = await session.get(AuthFailures, (tenant_id, f"device:{device_id}"))
+            if row is not None:
+                await session.delete(row)

@@ -1,0 +1,335 @@
+"""Property-based robustness of the native API: junk in, a 4xx in the native envelope out.
+
+Every ``/api/v1`` operation (and the JWKS and health routes) gets random JSON bodies
+(mutations of a valid body: fields replaced by random JSON values or nasty strings,
+deleted, junk keys added; plus lists, numbers, bytes, deep nesting, huge bodies), random
+path ids (very long, unicode, NUL, "%00"), random query parameters (``limit``, ``cursor``,
+``as_of``, ``status``, ...) and random ``If-Match`` headers.
+
+Properties, for every request:
+
+* the status is below 500;
+* a 4xx body is ``{"error": {"code": str, "message": str, ...}}``;
+* afterwards the tenant's rows grew only by what the successful requests wrote.
+
+The hypothesis/async bridge is explained in ``tests/fuzz_support.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
+
+from fleetkey.runtime import Runtime
+from tests.compat.mosip import doc
+from tests.conftest import Caller
+from tests.fuzz_support import (
+    Bridge,
+    Ledger,
+    bodies,
+    encode_json,
+    fuzz_settings,
+    header_values,
+    iso_datetimes,
+    path_ids,
+    query_values,
+    run_property,
+)
+
+API = "/api/v1"
+
+PROVIDER: dict[str, Any] = {
+    "vendor_name": "Test Vendor",
+    "address": "Address of Test Vendor",
+    "email": "test@mosip.io",
+    "contact_number": "9663175928",
+    "certificate_alias": "Test",
+    "is_active": True,
+}
+TRUST_PROVIDER: dict[str, Any] = {
+    "name": "FTP 1",
+    "address": "Address of FTP 1",
+    "email": "FTP1@mosip.io",
+    "contact_number": "9876543210",
+    "certificate_alias": "Test",
+    "is_active": True,
+}
+
+
+def software(provider_id: str, version: str = "TestSwVersion1") -> dict[str, Any]:
+    return {
+        "sw_version": version,
+        "provider_id": provider_id,
+        "type_code": "Finger",
+        "subtype_code": "Single",
+        "make": "MC01A",
+        "model": "TVSFD",
+        "binary_hash": "Test Hash",
+        "sw_created_at": "2020-02-10T06:12:52.994Z",
+        "sw_expires_at": "2030-02-10T06:12:52.994Z",
+        "is_active": True,
+    }
+
+
+def check_native(response: httpx.Response, sent: Any) -> bool:
+    """Assert the native failure contract; True when the request succeeded (2xx).
+
+    A 3xx is neither: Starlette redirects ``/device-types/x/`` to ``/device-types/x``.
+    """
+    where = f"request {sent!r:.300}"
+    status = response.status_code
+    assert status < 500, f"{where}: HTTP {status} {response.text:.500}"
+    if status < 400:
+        return status < 300
+    body = response.json()
+    assert isinstance(body, dict) and isinstance(body.get("error"), dict), f"{where}: {body!r:.500}"
+    assert isinstance(body["error"].get("code"), str), f"{where}: {body!r:.500}"
+    assert isinstance(body["error"].get("message"), str), f"{where}: {body!r:.500}"
+    return False
+
+
+# ---------------------------------------------------------------- a small registry
+
+
+@dataclass
+class Registry:
+    client: httpx.AsyncClient
+    caller: Caller
+    ledger: Ledger
+    ids: dict[str, str] = field(default_factory=dict)
+
+    async def ok(self, method: str, path: str, body: Any = None) -> Any:
+        response = await self.client.request(method, path, json=body, headers=self.caller.headers)
+        assert response.status_code < 300, response.text
+        return response.json()
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        content: bytes | None = None,
+        params: Any = None,
+        if_match: str | None = None,
+    ) -> httpx.Response:
+        headers: dict[str, Any] = {**self.caller.headers, "Content-Type": "application/json"}
+        if if_match is not None:
+            headers["If-Match"] = if_match.encode("latin-1")
+        return await self.client.request(
+            method, path, content=content, params=params, headers=headers
+        )
+
+
+@pytest.fixture
+async def registry(client: httpx.AsyncClient, caller: Caller, runtime: Runtime) -> Registry:
+    r = Registry(client, caller, Ledger(runtime, caller.tenant_id))
+    r.ids["provider"] = (await r.ok("POST", f"{API}/device-providers", PROVIDER))["id"]
+    r.ids["trust"] = (await r.ok("POST", f"{API}/trust-providers", TRUST_PROVIDER))["id"]
+    created = await r.ok("POST", f"{API}/device-software", software(r.ids["provider"]))
+    r.ids["software"] = created["id"]
+    entry = {"serial_number": "wl-1", "description": "white-listed"}
+    r.ids["whitelist"] = (await r.ok("POST", f"{API}/whitelisted-devices", entry))["id"]
+    registration = doc.registration(r.ids["provider"])
+    signed = await r.ok("POST", "/v1/masterdata/registereddevices", registration)
+    assert not signed["errors"], signed
+    payload = json.loads(base64.b64decode(signed["response"].split(".")[1]))
+    r.ids["device"] = payload["deviceCode"]
+    return r
+
+
+# ---------------------------------------------------------------- operations with a body
+
+HISTORY = {"entity_history": 1, "audit_events": 1}
+
+
+@dataclass(frozen=True)
+class BodyOp:
+    name: str
+    method: str
+    path: str  # "{id}" is the real id (of ``id_of``) or a random one
+    template: Callable[[Registry], dict[str, Any]]
+    writes: dict[str, int]  # rows one successful call adds
+    id_of: str | None = None
+    key: str | None = None  # successes writing one row per distinct value (PUT upserts)
+    loose: tuple[str, ...] = ()
+
+
+BODY_OPS = [
+    BodyOp("provider-create", "POST", "/device-providers", lambda r: PROVIDER,
+           {"device_providers": 1, **HISTORY}),
+    BodyOp("provider-update", "PUT", "/device-providers/{id}",
+           lambda r: {**PROVIDER, "address": "new", "version": 1}, HISTORY, "provider"),
+    BodyOp("trust-create", "POST", "/trust-providers", lambda r: TRUST_PROVIDER,
+           {"trust_providers": 1, **HISTORY}),
+    BodyOp("trust-update", "PUT", "/trust-providers/{id}",
+           lambda r: {**TRUST_PROVIDER, "email": "x@y.z", "version": 1}, HISTORY, "trust"),
+    BodyOp("software-create", "POST", "/device-software",
+           lambda r: software(r.ids["provider"], "v2"), {"device_software": 1, **HISTORY}),
+    BodyOp("software-update", "PUT", "/device-software/{id}",
+           lambda r: {**software(r.ids["provider"]), "version": 1}, HISTORY, "software"),
+    BodyOp("device-type-put", "PUT", "/device-types/{id}",
+           lambda r: {"name": "Palm", "subtypes": ["Left", "Right"], "alias_of": None,
+                      "is_active": True},
+           {"device_types": 1}, None, key="id", loose=("device_subtypes",)),
+    BodyOp("whitelist-create", "POST", "/whitelisted-devices",
+           lambda r: {"serial_number": "wl-2", "description": "d"},
+           {"whitelisted_devices": 1, "audit_events": 1}),
+    BodyOp("device-status", "PUT", "/devices/{id}/status",
+           lambda r: {"status": "Revoked", "version": 1}, HISTORY, "device"),
+    BodyOp("device-validate", "POST", "/devices/validate",
+           lambda r: {
+               "device_code": r.ids["device"],
+               "sw_version": "TestSwVersion1",
+               "purpose": "AUTH",
+               "as_of": None,
+               "digital_id": {
+                   "serial_no": "1801160992", "provider_name": "Test Vendor",
+                   "provider_id": r.ids["provider"], "make": "MC01A", "model": "TVSFD",
+                   "type": "Fingerprint", "subtype": "Single",
+               },
+           }, {}),
+]
+
+
+def safe_path(ident: str) -> str:
+    return quote(ident, safe="")
+
+
+def usable_id(ident: str) -> bool:
+    # httpx (like any client) resolves "." and ".." path segments before sending.
+    return ident not in (".", "..")
+
+
+@pytest.mark.parametrize("op", BODY_OPS, ids=[op.name for op in BODY_OPS])
+async def test_junk_bodies_get_a_native_error(registry: Registry, op: BodyOp) -> None:
+    template = op.template(registry)
+    real_id = registry.ids.get(op.id_of or "", "")
+    ids = path_ids if not real_id else st.just(real_id) | st.just(real_id) | path_ids
+    if op.name == "device-type-put":
+        ids = st.sampled_from(["Palm", "Vein"]) | path_ids
+    await registry.ledger.open()
+
+    def build(call: Bridge) -> Callable[[], None]:
+        @fuzz_settings(max_examples=50)
+        @given(
+            body=bodies(template),
+            ident=ids,
+            if_match=st.none() | st.none() | header_values,
+            params=st.none() | st.dictionaries(st.text(max_size=8), query_values, max_size=2),
+        )
+        def prop(body: bytes, ident: str, if_match: str | None, params: Any) -> None:
+            assume(usable_id(ident))
+            path = API + op.path.replace("{id}", safe_path(ident))
+            response = call(registry.send(op.method, path, body, params, if_match))
+            ok = check_native(response, (body, ident, if_match))
+            registry.ledger.record(ok, ident if op.key else None)
+
+        for bad in ('"\xb2"', "\xb9", "9" * 5000, '"123456789012345678901234567890"'):
+            prop = example(body=encode_json(template), ident=real_id or "Palm", if_match=bad,
+                           params=None)(prop)
+        return prop
+
+    await run_property(build)
+    await registry.ledger.assert_growth(op.writes, op.loose)
+
+
+# ---------------------------------------------------------------- reads, deletes and queries
+
+
+@dataclass(frozen=True)
+class QueryOp:
+    name: str
+    method: str
+    path: str
+    params: tuple[str, ...]
+    id_of: str | None = None
+    writes: dict[str, int] = field(default_factory=dict)
+
+
+QUERY_OPS = [
+    QueryOp("providers", "GET", "/device-providers", ("limit", "cursor")),
+    QueryOp("provider", "GET", "/device-providers/{id}", (), "provider"),
+    QueryOp("trust-providers", "GET", "/trust-providers", ("limit", "cursor")),
+    QueryOp("trust-provider", "GET", "/trust-providers/{id}", (), "trust"),
+    QueryOp("software-list", "GET", "/device-software", ("limit", "cursor")),
+    QueryOp("software", "GET", "/device-software/{id}", (), "software"),
+    QueryOp("device-types", "GET", "/device-types", ()),
+    QueryOp("whitelist", "GET", "/whitelisted-devices", ("limit", "cursor")),
+    QueryOp("unwhitelist", "DELETE", "/whitelisted-devices/{id}", (), "whitelist",
+            {"whitelisted_devices": -1, "audit_events": 1}),
+    QueryOp("devices", "GET", "/devices",
+            ("status", "purpose", "provider_id", "serial_number", "type_code", "limit", "cursor")),
+    QueryOp("device", "GET", "/devices/{id}", ("as_of",), "device"),
+    QueryOp("device-history", "GET", "/devices/{id}/history", (), "device"),
+    QueryOp("audit", "GET", "/audit",
+            ("entity_type", "entity_id", "by", "since", "until", "before_id", "limit")),
+    QueryOp("changes", "GET", "/changes", ("after", "limit")),
+    QueryOp("jwks", "GET", "/../.well-known/jwks.json", ("tenant",)),
+    QueryOp("healthz", "GET", "/../healthz", ()),
+]
+
+# Values a parameter might plausibly get wrong: numbers, dates, cursors, statuses.
+PLAUSIBLE = st.one_of(
+    st.integers(-(2**70), 2**70).map(str),
+    st.sampled_from(["0", "1", "1000", "1001", "-1", "1.5", "1e3", "", " 5", "٣"]),
+    iso_datetimes,
+    st.sampled_from(["Registered", "REVOKED", "retired", "AUTH", "registration", "-1.-1",
+                     "1.2.3", f"{2**62}.0", "9" * 100, "0.0"]),
+)
+
+
+@pytest.mark.parametrize("op", QUERY_OPS, ids=[op.name for op in QUERY_OPS])
+async def test_junk_paths_and_queries_get_a_native_error(registry: Registry, op: QueryOp) -> None:
+    real_id = registry.ids.get(op.id_of or "", "")
+    ids = st.just(real_id) | path_ids if real_id else st.just("")
+    value = query_values | PLAUSIBLE
+    known = st.sampled_from(op.params) if op.params else st.text(max_size=6)
+    await registry.ledger.open()
+
+    def build(call: Bridge) -> Callable[[], None]:
+        @fuzz_settings(max_examples=40)
+        @given(
+            ident=ids,
+            params=st.dictionaries(known | st.text(max_size=6), value | st.lists(value, max_size=2),
+                                   max_size=4),
+        )
+        def prop(ident: str, params: dict[str, Any]) -> None:
+            assume(usable_id(ident))
+            path = (API + op.path.replace("{id}", safe_path(ident))).replace("/api/v1/../", "/")
+            response = call(registry.send(op.method, path, None, params))
+            registry.ledger.record(check_native(response, (ident, params)))
+
+        return prop
+
+    await run_property(build)
+    await registry.ledger.assert_growth(op.writes)
+
+
+async def test_native_rejects_junk_without_a_token(client: httpx.AsyncClient) -> None:
+    def build(call: Bridge) -> Callable[[], None]:
+        @fuzz_settings(max_examples=30)
+        @given(
+            op=st.sampled_from(BODY_OPS),
+            body=bodies(PROVIDER),
+            token=st.none() | st.text(alphabet="abcdef0123456789.-_", max_size=60),
+        )
+        def prop(op: BodyOp, body: bytes, token: str | None) -> None:
+            headers = {"Content-Type": "application/json"}
+            if token is not None:
+                headers["Authorization"] = f"Bearer {token}x"
+            path = API + op.path.replace("{id}", "some-id")
+            response = call(client.request(op.method, path, content=body, headers=headers))
+            assert not check_native(response, body)
+            assert response.status_code in (400, 401, 422), response.text
+
+        return prop
+
+    await run_property(build)
