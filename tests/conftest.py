@@ -11,6 +11,9 @@ import asyncio
 import base64
 import os
 import secrets
+import socket
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -135,6 +138,44 @@ async def new_caller(runtime: Runtime, scopes: list[str] | None = None, tenant: 
 @pytest.fixture
 async def caller(runtime: Runtime) -> Caller:
     return await new_caller(runtime)
+
+
+@dataclass
+class LiveServer:
+    """fleetkey served over real HTTP (for clients that need a socket: SDKs, brokers)."""
+
+    url: str
+    port: int
+    settings: Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(store: Store) -> Iterator[LiveServer]:
+    """uvicorn in a thread of its own, with its own event loop and runtime on ``store``."""
+    import uvicorn
+
+    settings = make_settings(store)
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the live fleetkey server did not start")
+        time.sleep(0.05)
+    yield LiveServer(f"http://127.0.0.1:{port}", port, settings)
+    server.should_exit = True
+    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -291,6 +291,37 @@ def mutated(draw: st.DrawFn, template: Any, values: st.SearchStrategy[Any] = jso
     return doc
 
 
+def regressions(template: Any) -> list[Any]:
+    """Deterministic variants of ``template`` that once broke a store or a response.
+
+    Every text field gets a NUL (PostgreSQL text refuses it), an unpaired surrogate (not
+    UTF-8) and 5000 characters (past any column); every date-like field a date-time with
+    no UTC instant; the first field NaN, Infinity and a number beyond 64 bits.
+    """
+    out: list[Any] = []
+    leaves = [p for p in paths_of(template) if not isinstance(_get(template, p), dict | list)]
+    for n, path in enumerate(leaves):
+        value = _get(template, path)
+        name = str(path[-1]).lower()
+        junk: list[Any] = []
+        if isinstance(value, str):
+            junk += ["a\x00b", "x\udfffy", "x" * 5000]
+        if any(word in name for word in ("date", "time", "expir", "as_of", "_at")):
+            junk += ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
+        if n == 0:
+            junk += [float("nan"), float("inf"), 2**64, -(10**30)]
+        for item in junk:
+            doc = copy.deepcopy(template)
+            set_path(doc, path, item)
+            out.append(doc)
+    return out
+
+
+def _get(doc: Any, path: Path) -> Any:
+    parent = _parent(doc, path)
+    return parent[path[-1]] if parent is not None else None
+
+
 # ---------------------------------------------------------------- whole request bodies
 
 

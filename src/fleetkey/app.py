@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fleetkey import __version__
-from fleetkey.api import device_auth, errors, registry, system, things
+from fleetkey.api import device_auth, device_bootstrap, errors, registry, studies, system, things
 from fleetkey.api.middleware import RequestIdMiddleware
+from fleetkey.compat.clinicalone.app import create_clinicalone_app
 from fleetkey.compat.mosip.app import create_mosip_app
 from fleetkey.compat.roma.app import create_roma_app
 from fleetkey.config import Settings, get_settings
@@ -42,8 +43,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(registry.router)
     app.include_router(things.router)
     app.include_router(device_auth.router)
+    app.include_router(studies.router)
+    app.include_router(device_bootstrap.router)
     mosip = create_mosip_app(rt)
     app.mount("/v1/masterdata", mosip)
     app.mount("/masterdata", mosip)
     app.mount("/v2", create_roma_app(rt))
+    app.mount("/ec-ors-svc/rest/v1.0", create_clinicalone_app(rt))
     return app

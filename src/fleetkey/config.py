@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Where devices connect (shown in ROMA device answers).
     mqtt_address: str = "127.0.0.1:1883"
     mqtt_ssl_address: str = "127.0.0.1:8883"
+    # Clinical One bootstrap pairs: OTP lifetime and wrong tries before the pair locks.
+    bootstrap_otp_ttl_hours: float = 24.0
+    bootstrap_max_failures: int = 5
     # How far an AK/SK signature's X-Sdk-Date may be from now.
     signature_max_skew_seconds: int = 900
 

@@ -412,8 +412,8 @@ async def test_device_software_rules(client: httpx.AsyncClient, caller: Caller) 
     assert backwards.status_code == 422
     assert backwards.json() == error(
         "validation.invalid",
-        "sw_expires_at: must not be before sw_created_at",
-        [{"field": "sw_expires_at", "message": "must not be before sw_created_at"}],
+        "sw_expires_at: must not be before the creation time",
+        [{"field": "sw_expires_at", "message": "must not be before the creation time"}],
     )
 
     await created(client, caller, "/device-software", software_body(provider["id"]))

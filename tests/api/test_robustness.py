@@ -42,10 +42,24 @@ from tests.fuzz_support import (
     iso_datetimes,
     path_ids,
     query_values,
+    regressions,
     run_property,
 )
 
 API = "/api/v1"
+JSON = "application/json"
+CONTENT_TYPES = [
+    JSON,
+    JSON,
+    JSON,
+    "",
+    "application/merge-patch+json",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=xyz",
+    "application/json; charset=latin-1",
+    "application/",
+]
 
 PROVIDER: dict[str, Any] = {
     "vendor_name": "Test Vendor",
@@ -119,8 +133,11 @@ class Registry:
         content: bytes | None = None,
         params: Any = None,
         if_match: str | None = None,
+        content_type: str = JSON,
     ) -> httpx.Response:
-        headers: dict[str, Any] = {**self.caller.headers, "Content-Type": "application/json"}
+        headers: dict[str, Any] = dict(self.caller.headers)
+        if content_type:
+            headers["Content-Type"] = content_type
         if if_match is not None:
             headers["If-Match"] = if_match.encode("latin-1")
         return await self.client.request(
@@ -224,18 +241,24 @@ async def test_junk_bodies_get_a_native_error(registry: Registry, op: BodyOp) ->
             ident=ids,
             if_match=st.none() | st.none() | header_values,
             params=st.none() | st.dictionaries(st.text(max_size=8), query_values, max_size=2),
+            content_type=st.sampled_from(CONTENT_TYPES),
         )
-        def prop(body: bytes, ident: str, if_match: str | None, params: Any) -> None:
+        def prop(
+            body: bytes, ident: str, if_match: str | None, params: Any, content_type: str
+        ) -> None:
             assume(usable_id(ident))
             path = API + op.path.replace("{id}", safe_path(ident))
-            response = call(registry.send(op.method, path, body, params, if_match))
-            ok = check_native(response, (body, ident, if_match))
+            response = call(registry.send(op.method, path, body, params, if_match, content_type))
+            ok = check_native(response, (body, ident, if_match, params, content_type))
             registry.ledger.record(ok, ident if op.key else None)
 
+        valid = encode_json(template)
+        ident = real_id or "Palm"
         for bad in ('"\xb2"', "\xb9", "9" * 5000, '"123456789012345678901234567890"'):
-            prop = example(body=encode_json(template), ident=real_id or "Palm", if_match=bad,
-                           params=None)(prop)
-        return prop
+            prop = example(valid, ident, bad, None, JSON)(prop)
+        for variant in regressions(template):
+            prop = example(encode_json(variant), ident, None, None, JSON)(prop)
+        return example(valid, "a\x00b", None, {"cursor": "\x00"}, JSON)(prop)
 
     await run_property(build)
     await registry.ledger.assert_growth(op.writes, op.loose)

@@ -3,6 +3,8 @@
 from fleetkey.audit import models as audit_models  # noqa: F401
 from fleetkey.db.base import Base
 from fleetkey.devices import models as device_models  # noqa: F401
+from fleetkey.inventory import models as inventory_models  # noqa: F401
+from fleetkey.keys import device_ca  # noqa: F401
 from fleetkey.keys import models as key_models  # noqa: F401
 from fleetkey.providers import models as provider_models  # noqa: F401
 from fleetkey.tenants import models as tenant_models  # noqa: F401

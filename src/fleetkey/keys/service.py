@@ -96,9 +96,7 @@ class KeyRing:
         async with self._db.unit_of_work() as session:
             # One key change per tenant at a time (PostgreSQL row lock; SQLite writers are
             # serialised already), so concurrent first uses cannot each add a current key.
-            await session.execute(
-                select(Tenant.id).where(Tenant.id == tenant_id).with_for_update()
-            )
+            await session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
             if not retire and (existing := await _current_row(session, tenant_id)):
                 return existing  # someone else created the first key meanwhile
             now = utcnow()

@@ -12,6 +12,9 @@ KEYS_ADMIN = "keys:admin"
 THINGS_READ = "things:read"
 THINGS_WRITE = "things:write"
 DEVICE_AUTH = "device:authenticate"  # what a message broker's token may do
+STUDIES_READ = "studies:read"
+STUDIES_WRITE = "studies:write"
+DEVICE_ACTIONS = "DeviceActionsPost"  # Clinical One's right for device actions
 
 KNOWN_SCOPES = {
     FULL_ACCESS,
@@ -23,6 +26,9 @@ KNOWN_SCOPES = {
     THINGS_READ,
     THINGS_WRITE,
     DEVICE_AUTH,
+    STUDIES_READ,
+    STUDIES_WRITE,
+    DEVICE_ACTIONS,
 }
 
 # MOSIP roles (kernel-masterdata-service @PreAuthorize) as bundles of scopes.

@@ -47,6 +47,7 @@ from tests.fuzz_support import (
     mutated,
     path_ids,
     query_values,
+    regressions,
     run_property,
 )
 
@@ -168,11 +169,16 @@ async def test_junk_bodies_get_a_mosip_error(world: World, op: BodyOp) -> None:
 
     def build(call: Bridge) -> Callable[[], None]:
         @fuzz_settings(max_examples=60)
-        @given(body=bodies(template))
-        def prop(body: bytes) -> None:
-            world.record(call(world.send(op.method, url(op.path), body)), body)
+        @given(
+            body=bodies(template),
+            params=st.none() | st.dictionaries(st.text(max_size=8), query_values, max_size=2),
+        )
+        def prop(body: bytes, params: dict[str, str] | None) -> None:
+            world.record(call(world.send(op.method, url(op.path), body, params)), (body, params))
 
-        return prop
+        for variant in regressions(template):
+            prop = example(body=encode_json(variant), params=None)(prop)
+        return example(body=encode_json(template), params={"x": "\x00"})(prop)
 
     await run_property(build)
     await world.ledger.assert_growth(op.writes)
@@ -251,7 +257,7 @@ def device_data_values(w: World) -> st.SearchStrategy[Any]:
     return st.one_of(single, single, dotted, json_values)
 
 
-def regressions(w: World) -> list[bytes]:
+def registration_regressions(w: World) -> list[bytes]:
     """Registrations that once reached the database and failed there (KER-MSD-500)."""
     nested: Any = 1
     for _ in range(40):
@@ -300,7 +306,7 @@ async def test_junk_device_data_registers_nothing_else(world: World) -> None:
         def prop(body: bytes) -> None:
             world.record(call(world.send("POST", BASE + "/registereddevices", body)), body)
 
-        for body in regressions(world):
+        for body in registration_regressions(world):
             prop = example(body=body)(prop)
         return prop
 

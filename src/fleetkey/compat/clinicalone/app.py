@@ -1,0 +1,184 @@
+"""Oracle Clinical One device actions (``/ec-ors-svc/rest/v1.0/studies/{studyId}/{mode}/...``).
+
+Envelope ``ORSResponse {status, version, result, errorData}``; every rule of the API page
+is its own ``errorCode`` with the page's wording in ``errorMessage``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from fleetkey.api.auth import actor_for, bearer_token
+from fleetkey.errors import DomainError
+from fleetkey.inventory import mhealth
+from fleetkey.runtime import Runtime
+from fleetkey.tenants import scopes
+from fleetkey.tenants.context import Actor
+
+log = logging.getLogger("fleetkey.clinicalone")
+
+# Domain code -> Clinical One errorCode (fleetkey's own numbering; see docs/compat/clinicalone.md).
+CODES: dict[str, str] = {
+    "device.invalid_subject": "C1-DEV-001",
+    "device.not_dispensed": "C1-DEV-002",
+    "device.dispensed_to_other": "C1-DEV-003",
+    "device.invalid_device": "C1-DEV-004",
+    "device.not_registered": "C1-DEV-005",
+    "device.no_connection_type": "C1-DEV-006",
+    "device.vendor_code_missing": "C1-DEV-007",
+    "device.no_connection": "C1-DEV-008",
+    "device.c2c_already_registered": "C1-DEV-009",
+    "device.vendor_code_not_allowed": "C1-DEV-010",
+    "device.subject_number_missing": "C1-DEV-011",
+    "device.already_registered": "C1-DEV-012",
+    "study.not_found": "C1-STUDY-404",
+    "mhealth.settings_missing": "C1-MHEALTH-500",
+    "validation.invalid": "C1-REQ-400",
+}
+MAX_BODY = 100_000
+
+
+def ors(result: Any, status: int = 200, error: tuple[str, str] | None = None) -> JSONResponse:
+    body = {
+        "status": "Success" if error is None else "Failure",
+        "version": 1,
+        "result": result,
+        "errorData": None
+        if error is None
+        else {"errorCode": error[0], "errorMessage": error[1], "details": None},
+    }
+    return JSONResponse(body, status_code=status)
+
+
+def _bad_request(message: str) -> DomainError:
+    return DomainError("validation.invalid", message, 400)
+
+
+def _text(data: dict[str, Any], key: str, max_len: int) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > max_len:
+        raise _bad_request(f"{key} must be a string of at most {max_len} characters")
+    return value
+
+
+Handler = Callable[[AsyncSession, Actor], Awaitable[Any]]
+
+
+def create_clinicalone_app(rt: Runtime) -> FastAPI:
+    app = FastAPI(title="fleetkey Clinical One device actions", openapi_url=None, docs_url=None)
+    ttl = timedelta(hours=rt.settings.bootstrap_otp_ttl_hours)
+
+    async def run(request: Request, handler: Handler) -> JSONResponse:
+        principal = await rt.principal(bearer_token(request))
+        if principal is None:
+            return ors(None, 401, ("C1-AUTH-401", "Unauthorized: a valid bearer token is required"))
+        if not scopes.allows(principal.scopes, scopes.DEVICE_ACTIONS):
+            return ors(
+                None,
+                403,
+                ("C1-AUTH-403", "Forbidden: the user does not have the DeviceActionsPost right"),
+            )
+        actor = actor_for(principal, request)
+        try:
+            async with rt.db.unit_of_work() as session:
+                result = await handler(session, actor)
+        except DomainError as exc:
+            code = CODES.get(exc.code, "C1-REQ-400")
+            status = exc.status if exc.status in (400, 404, 500) else 400
+            return ors(None, status, (code, exc.message))
+        except Exception:
+            log.exception("Clinical One request failed")
+            return ors(None, 500, ("C1-500", "Internal server error"))
+        return ors(result)
+
+    base = "/studies/{study_id}/{mode}/subjects/{subject_id}"
+
+    def pair_view(pair: mhealth.IssuedPair) -> dict[str, Any]:
+        return {"accessId": pair.access_id, "id": pair.device_id, "otp": pair.otp}
+
+    @app.post(base + "/register-device")
+    async def register_device(
+        request: Request, study_id: str, mode: str, subject_id: str
+    ) -> JSONResponse:
+        raw = await request.body()
+
+        async def handle(session: AsyncSession, actor: Actor) -> Any:
+            if len(raw) > MAX_BODY:
+                raise _bad_request("the request body is too large")
+            try:
+                data = json.loads(raw or b"{}")
+            except (ValueError, RecursionError) as exc:
+                raise _bad_request("the request body is not JSON") from exc
+            if not isinstance(data, dict):
+                raise _bad_request("the request body must be a JSON object")
+            inventory_id = _text(data, "inventoryId", 64)
+            if inventory_id is None:
+                raise DomainError("device.invalid_device", "Invalid device Id", 400)
+            pair = await mhealth.register_device(
+                session,
+                rt.vault,
+                actor,
+                study_id,
+                mode,
+                subject_id,
+                inventory_id,
+                _text(data, "mSubjectId", 64),
+                _text(data, "subjectNumber", 100),
+                _text(data, "vendorCode", 100),
+                ttl,
+            )
+            return pair_view(pair)
+
+        return await run(request, handle)
+
+    @app.put(base + "/devices/{inventory_id}/access-code")
+    async def recreate_access_code(
+        request: Request, study_id: str, mode: str, subject_id: str, inventory_id: str
+    ) -> JSONResponse:
+        async def handle(session: AsyncSession, actor: Actor) -> Any:
+            pair = await mhealth.recreate_pair(
+                session,
+                rt.vault,
+                actor,
+                study_id,
+                mode,
+                subject_id,
+                inventory_id,
+                _m_subject(request),
+                ttl,
+            )
+            return pair_view(pair)
+
+        return await run(request, handle)
+
+    @app.delete(base + "/devices/{inventory_id}")
+    async def deregister_device(
+        request: Request, study_id: str, mode: str, subject_id: str, inventory_id: str
+    ) -> JSONResponse:
+        async def handle(session: AsyncSession, actor: Actor) -> Any:
+            await mhealth.deregister_device(
+                session, actor, study_id, mode, subject_id, inventory_id, _m_subject(request)
+            )
+            return "Device deregistered successfully"
+
+        return await run(request, handle)
+
+    return app
+
+
+def _m_subject(request: Request) -> str:
+    value = request.query_params.get("mSubjectId")
+    if not value or len(value) > 64:
+        raise DomainError("device.invalid_subject", "Invalid subject ID", 400)
+    return value
