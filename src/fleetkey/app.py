@@ -9,8 +9,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fleetkey import __version__
-from fleetkey.api import device_auth, device_bootstrap, errors, registry, studies, system, things
+from fleetkey.api import (
+    device_auth,
+    device_bootstrap,
+    errors,
+    otp,
+    registry,
+    studies,
+    system,
+    things,
+)
 from fleetkey.api.middleware import RequestIdMiddleware
+from fleetkey.compat.abs.app import create_abs_router
 from fleetkey.compat.clinicalone.app import create_clinicalone_app
 from fleetkey.compat.mosip.app import create_mosip_app
 from fleetkey.compat.roma.app import create_roma_app
@@ -45,6 +55,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(device_auth.router)
     app.include_router(studies.router)
     app.include_router(device_bootstrap.router)
+    app.include_router(otp.router)
+    app.include_router(create_abs_router(rt))
     mosip = create_mosip_app(rt)
     app.mount("/v1/masterdata", mosip)
     app.mount("/masterdata", mosip)

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     # Clinical One bootstrap pairs: OTP lifetime and wrong tries before the pair locks.
     bootstrap_otp_ttl_hours: float = 24.0
     bootstrap_max_failures: int = 5
+    # ABS: the vendor's "X-App-Sig: DEV-SKIP" is honoured only when this is on (never in
+    # production), for the tenant named by abs_dev_tenant.
+    abs_dev_skip: bool = False
+    abs_dev_tenant: str = "default"
+    # One-time codes: wrong codes before a device is blocked, and an optional automatic
+    # unblock (seconds; 0 means a blocked device stays blocked until an operator acts).
+    otp_max_failures: int = 10
+    otp_unblock_after_seconds: int = 0
     # How far an AK/SK signature's X-Sdk-Date may be from now.
     signature_max_skew_seconds: int = 900
 

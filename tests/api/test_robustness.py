@@ -330,6 +330,11 @@ async def test_junk_paths_and_queries_get_a_native_error(registry: Registry, op:
             response = call(registry.send(op.method, path, None, params))
             registry.ledger.record(check_native(response, (ident, params)))
 
+        if real_id:
+            prop = example("a\x00b", {})(prop)
+        for name in op.params:
+            for bad in ("\x00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "9" * 99):
+                prop = example(real_id, {name: bad})(prop)
         return prop
 
     await run_property(build)

@@ -51,15 +51,15 @@ def free_port() -> int:
 
 
 def scripts_dir() -> Path:
-    candidates = [os.environ.get("FLEETKEY_TEST_RABBITMQ_BIN"), "/usr/lib/rabbitmq/bin"]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "rabbitmq-server").is_file():
-            return Path(candidate)
-    raise RabbitUnavailable(
-        "RabbitMQ is not installed: no rabbitmq-server in "
-        + ", ".join(c for c in candidates if c)
-        + " (set FLEETKEY_TEST_RABBITMQ_BIN to the directory holding its scripts)"
-    )
+    """Where rabbitmq-server and rabbitmqctl are: ``$FLEETKEY_TEST_RABBITMQ_BIN``, or the
+    Debian package's directory."""
+    where = Path(os.environ.get("FLEETKEY_TEST_RABBITMQ_BIN") or "/usr/lib/rabbitmq/bin")
+    if not (where / "rabbitmq-server").is_file():
+        raise RabbitUnavailable(
+            f"RabbitMQ is not installed: no rabbitmq-server in {where} "
+            "(set FLEETKEY_TEST_RABBITMQ_BIN to the directory holding its scripts)"
+        )
+    return where
 
 
 def auth_paths(base_url: str, token: str) -> dict[str, str]:
@@ -115,9 +115,8 @@ class RabbitNode:
         cookie.chmod(0o400)
         # An empty env file of our own, so /etc/rabbitmq/rabbitmq-env.conf is not read.
         (self.base / "rabbitmq-env.conf").write_text("")
-        (self.base / "enabled_plugins").write_text(
-            "[rabbitmq_mqtt,rabbitmq_auth_backend_http].\n"
-        )
+        (self.base / "enabled_plugins").write_text("[rabbitmq_mqtt,rabbitmq_auth_backend_http].\n")
+        paths = auth_paths(base_url, token)
         lines = [
             f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}",
             f"mqtt.listeners.tcp.default = 127.0.0.1:{self.mqtt_port}",
@@ -125,7 +124,7 @@ class RabbitNode:
             "mqtt.vhost = /",
             "auth_backends.1 = http",
             f"auth_http.http_method = {method}",
-            *(f"auth_http.{check}_path = {url}" for check, url in auth_paths(base_url, token).items()),
+            *(f"auth_http.{check}_path = {url}" for check, url in paths.items()),
             "log.file.level = info",
             "log.console = true",
             "log.console.level = warning",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select
@@ -80,9 +81,15 @@ async def authenticate_device(request: Request) -> JSONResponse:
 async def _rabbit_params(request: Request) -> dict[str, str]:
     """RabbitMQ sends GET query parameters, or a form body with ``http_method = post``."""
     params = dict(request.query_params)
-    if request.method == "POST":
-        form = await request.form()
-        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method == "POST" and content_type == "application/x-www-form-urlencoded":
+        # Parsed here: request.form() needs python-multipart, which is not a dependency.
+        body = await request.body()
+        try:
+            if len(body) <= 65536:
+                params.update(parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=100))
+        except ValueError:  # not UTF-8, or too many fields: the checks see no parameters
+            pass
     return params
 
 

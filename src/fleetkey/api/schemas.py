@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 
-from fleetkey.clock import as_utc
+from fleetkey.clock import as_utc, iso_millis
 from fleetkey.validation import holds_unstorable_text
 
 T = TypeVar("T")
@@ -29,6 +36,8 @@ def _utc_instant(value: datetime) -> datetime:
 
 # A date-time that has a UTC instant (naive means UTC, as everywhere in fleetkey).
 Instant = Annotated[datetime, AfterValidator(_utc_instant)]
+# Every time the API writes has one shape: yyyy-MM-ddTHH:mm:ss.SSSZ.
+Written = Annotated[datetime, PlainSerializer(iso_millis, return_type=str)]
 
 
 class Strict(BaseModel):
@@ -103,7 +112,7 @@ class WhitelistOut(BaseModel):
     id: str
     serial_number: str
     description: str | None
-    created_at: datetime
+    created_at: Written
 
 
 class StatusIn(Strict):
@@ -138,7 +147,7 @@ class ValidateOut(BaseModel):
 
 
 class HistoryEntry(BaseModel):
-    valid_from: datetime
+    valid_from: Written
     version: int
     data: dict[str, Any]
 

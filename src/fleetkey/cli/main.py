@@ -255,3 +255,29 @@ def aksk_create(
 
     ak, sk = _run(work)
     typer.echo(f"{ak} {sk}")
+
+
+app_key_app = typer.Typer(
+    help="Application keys for ABS X-App-Sig signatures", no_args_is_help=True
+)
+app.add_typer(app_key_app, name="app")
+
+
+@app_key_app.command("create")
+def app_create(
+    tenant: Annotated[str, typer.Option(help="tenant; created if needed")],
+    name: Annotated[str | None, typer.Option(help="which application this is")] = None,
+) -> None:
+    """Create an application key, printed once as "APP_ID APP_SECRET" on the last line."""
+    from fleetkey.compat.abs.signature import new_app_key
+
+    async def work(rt: Runtime) -> tuple[str, str]:
+        async with rt.db.unit_of_work() as session:
+            row = await tenants.ensure_tenant(session, tenant)
+            app_id, secret = await new_app_key(session, rt.vault, row.id, name or f"app@{tenant}")
+            actor = Actor(tenant_id=row.id, name=CLI_ACTOR, request_id="cli")
+            audit.emit(session, actor, "create", "app_key", app_id, {}, utcnow())
+            return app_id, secret
+
+    app_id, secret = _run(work)
+    typer.echo(f"{app_id} {secret}")

@@ -15,6 +15,9 @@ DEVICE_AUTH = "device:authenticate"  # what a message broker's token may do
 STUDIES_READ = "studies:read"
 STUDIES_WRITE = "studies:write"
 DEVICE_ACTIONS = "DeviceActionsPost"  # Clinical One's right for device actions
+AUTHENTICATORS_READ = "authenticators:read"
+AUTHENTICATORS_WRITE = "authenticators:write"
+OTP_VERIFY = "otp:verify"
 
 KNOWN_SCOPES = {
     FULL_ACCESS,
@@ -29,6 +32,9 @@ KNOWN_SCOPES = {
     STUDIES_READ,
     STUDIES_WRITE,
     DEVICE_ACTIONS,
+    AUTHENTICATORS_READ,
+    AUTHENTICATORS_WRITE,
+    OTP_VERIFY,
 }
 
 # MOSIP roles (kernel-masterdata-service @PreAuthorize) as bundles of scopes.

@@ -20,7 +20,7 @@ MASK = "********"
 
 
 def check_user_name(value: str) -> None:
-    if not USER_NAME.match(value):
+    if not USER_NAME.fullmatch(value):  # match() lets "$" accept a trailing newline
         raise ValidationFailed(
             [FieldProblem("user_name", "must be 10 to 50 letters, digits or hyphens")]
         )

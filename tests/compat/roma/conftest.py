@@ -10,9 +10,7 @@ from tests.conftest import LiveServer
 
 
 @pytest.fixture
-async def roma(
-    runtime: Runtime, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
-) -> Roma:
+async def roma(runtime: Runtime, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Roma:
     """A fresh project (tenant) with one instance and an AK/SK pair, and an SDK client."""
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.setenv(name, "127.0.0.1,localhost")

@@ -150,10 +150,10 @@ class Roma:
 
     # ------------------------------------------------------------------ raw HTTP
 
-    def path(self, suffix: str = "", project: str | None = None, instance: str | None = None) -> str:
-        return (
-            f"/v2/{project or self.project}/link/instances/{instance or self.instance}{suffix}"
-        )
+    def path(
+        self, suffix: str = "", project: str | None = None, instance: str | None = None
+    ) -> str:
+        return f"/v2/{project or self.project}/link/instances/{instance or self.instance}{suffix}"
 
     async def http(
         self,
@@ -164,8 +164,10 @@ class Roma:
         headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        """A request with ``X-Auth-Token`` (the tenant's token unless another is given)."""
-        sent = {"X-Auth-Token": token or self.token, **(headers or {})}
+        """A request with ``X-Auth-Token``: the tenant's token unless another is given; an
+        empty ``token`` sends no X-Auth-Token at all."""
+        token = self.token if token is None else token
+        sent = {**({"X-Auth-Token": token} if token else {}), **(headers or {})}
         async with httpx.AsyncClient(base_url=self.server.url, timeout=30) as http:
             return await http.request(method, self.path(suffix), headers=sent, **kwargs)
 

@@ -85,7 +85,7 @@ async def test_create_by_manufacturer_and_model_with_a_generated_credential(roma
     assert created.status_code == 201
     assert created.product.product_id == product.id
     user_name, password = created.authentication.user_name, created.authentication.password
-    assert USER_NAME.match(user_name)
+    assert USER_NAME.fullmatch(user_name)
     assert compliant(password)
 
     shown = await roma.show_device(created.id)
@@ -282,12 +282,14 @@ async def test_list_devices_pages(roma: Roma) -> None:
 
 async def test_show_update_and_delete_a_device(roma: Roma) -> None:
     product = await roma.product()
-    created = await roma.device(
-        product.id, device_name="dev-one", description="first", tags=["a"]
-    )
+    created = await roma.device(product.id, device_name="dev-one", description="first", tags=["a"])
     shown = await roma.show_device(created.id)
     assert shown.status_code == 200
-    assert (shown.id, shown.device_id, shown.client_id) == (created.id, created.id, created.client_id)
+    assert (shown.id, shown.device_id, shown.client_id) == (
+        created.id,
+        created.id,
+        created.client_id,
+    )
     for value in (shown.id, shown.device_id, shown.status, shown.online_status):
         assert type(value) is int
     assert type(shown.created_datetime) is int and type(shown.last_updated_datetime) is int
@@ -419,9 +421,7 @@ async def test_force_offline(roma: Roma) -> None:
         (online.id, online.id, "online-one"),
         (never.id, never.id, "never-one"),
     ]
-    assert [(f.id, f.device_id, f.device_name) for f in reply.failed] == [
-        (missing, missing, None)
-    ]
+    assert [(f.id, f.device_id, f.device_name) for f in reply.failed] == [(missing, missing, None)]
     assert (await roma.show_device(online.id)).online_status == 2
     assert (await roma.show_device(never.id)).online_status == 0  # never connected stays so
 
@@ -435,9 +435,7 @@ async def test_devices_count(roma: Roma) -> None:
     await _set_online_status(roma, ids[1], 2)
     await _set_online_status(roma, ids[2], 2)
 
-    counted = await roma.call(
-        "count_devices", sdk.CountDevicesRequest(instance_id=roma.instance)
-    )
+    counted = await roma.call("count_devices", sdk.CountDevicesRequest(instance_id=roma.instance))
     assert counted.status_code == 200
     assert counted.product_templates.product_templates_numbers == 0
     assert counted.products.normal_products_numbers == 1

@@ -50,7 +50,7 @@ async def test_create_product_shows_a_generated_password_once(roma: Roma) -> Non
     assert type(created.created_datetime) is int
     assert before - 1000 <= created.created_datetime <= now_millis() + 1000
     user_name, password = created.authentication.user_name, created.authentication.password
-    assert USER_NAME.match(user_name)
+    assert USER_NAME.fullmatch(user_name)
     assert compliant(password)
 
     shown = await roma.call(

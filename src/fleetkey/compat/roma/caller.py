@@ -5,20 +5,18 @@ from __future__ import annotations
 import secrets
 import string
 import time
-from datetime import timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from fleetkey.api.auth import bearer_token
-from fleetkey.clock import utcnow
 from fleetkey.compat.roma import signing
+from fleetkey.credentials.replay import first_use
 from fleetkey.credentials.vault import Vault
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes as scope_rules
-from fleetkey.tenants.models import AccessKey, UsedSignature
+from fleetkey.tenants.models import AccessKey
 from fleetkey.tenants.service import Principal
 
 
@@ -58,24 +56,9 @@ async def _signed_principal(
     secret = rt.vault.open(key.sk_sealed, sk_context(key.ak)).decode()
     if text is None or not signing.signature_matches(secret, text, signed.signature):
         return None
-    if not await _first_use(rt, signed.signature):
+    if not await first_use(rt.db, signed.signature, 2 * rt.settings.signature_max_skew_seconds):
         return None
     return Principal(f"ak:{key.ak}", key.tenant_id, f"ak:{key.ak}", scope_rules.expand(key.scopes))
-
-
-async def _first_use(rt: Runtime, signature: str) -> bool:
-    """Remember the signature until it is too old to be accepted anyway; refuse a replay."""
-    now = utcnow()
-    keep = timedelta(seconds=2 * rt.settings.signature_max_skew_seconds)
-    try:
-        async with rt.db.unit_of_work() as session:
-            session.add(UsedSignature(signature=signature, expires_at=now + keep))
-            await session.flush()
-            # Housekeeping in passing: forget signatures that can no longer be replayed.
-            await session.execute(delete(UsedSignature).where(UsedSignature.expires_at < now))
-    except IntegrityError:
-        return False
-    return True
 
 
 async def tenant_name(rt: Runtime, tenant_id: str) -> str | None:

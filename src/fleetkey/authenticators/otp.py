@@ -1,0 +1,66 @@
+"""HOTP (RFC 4226) and TOTP (RFC 6238), and the otpauth Key URI authenticator apps read."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import struct
+from urllib.parse import quote, urlencode
+
+ALGORITHMS = {"SHA1": hashlib.sha1, "SHA256": hashlib.sha256, "SHA512": hashlib.sha512}
+DIGITS = (6, 8)
+PERIOD = 30
+
+
+def hotp(secret: bytes, counter: int, digits: int = 6, algorithm: str = "SHA1") -> str:
+    """RFC 4226 section 5.3: HMAC, dynamic truncation, modulo 10^digits."""
+    mac = hmac.new(secret, struct.pack(">Q", counter), ALGORITHMS[algorithm]).digest()
+    offset = mac[-1] & 0x0F
+    binary = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
+    return str(binary % 10**digits).zfill(digits)
+
+
+def totp_step(unix_time: float, period: int = PERIOD) -> int:
+    return int(unix_time // period)
+
+
+def matching_step(
+    secret: bytes, code: str, steps: range, digits: int, algorithm: str
+) -> int | None:
+    """The step (or HOTP counter) in ``steps`` whose code is ``code``; every candidate is
+    compared in constant time, so timing tells nothing about which one matched."""
+    found = None
+    for step in steps:
+        if hmac.compare_digest(hotp(secret, step, digits, algorithm), code):
+            found = step if found is None else found
+    return found
+
+
+def b32(secret: bytes) -> str:
+    return base64.b32encode(secret).decode().rstrip("=")
+
+
+def from_b32(text: str) -> bytes:
+    cleaned = text.replace(" ", "").upper()
+    return base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+
+
+def key_uri(
+    kind: str,
+    issuer: str,
+    account: str,
+    secret: bytes,
+    digits: int,
+    algorithm: str,
+    period: int = PERIOD,
+    counter: int = 0,
+) -> str:
+    """``otpauth://TYPE/ISSUER:ACCOUNT?secret=...&issuer=...`` (Google Authenticator's format)."""
+    params = {"secret": b32(secret), "issuer": issuer, "algorithm": algorithm, "digits": digits}
+    if kind == "totp":
+        params["period"] = period
+    else:
+        params["counter"] = counter
+    label = quote(f"{issuer}:{account}", safe=":@")
+    return f"otpauth://{kind}/{label}?{urlencode(params, quote_via=quote)}"
