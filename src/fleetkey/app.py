@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +12,7 @@ from fastapi import FastAPI
 
 from fleetkey import __version__
 from fleetkey.api import (
+    challenges,
     device_auth,
     device_bootstrap,
     errors,
@@ -20,6 +23,7 @@ from fleetkey.api import (
     things,
 )
 from fleetkey.api.middleware import RequestIdMiddleware
+from fleetkey.channels.service import delivery_worker
 from fleetkey.compat.abs.app import create_abs_router
 from fleetkey.compat.clinicalone.app import create_clinicalone_app
 from fleetkey.compat.mosip.app import create_mosip_app
@@ -35,7 +39,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Retries notification deliveries that failed (see channels/service.py).
+        worker = asyncio.create_task(delivery_worker(rt.db, rt.vault, rt.settings))
         yield
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
         await rt.db.dispose()
 
     app = FastAPI(
@@ -56,6 +65,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(studies.router)
     app.include_router(device_bootstrap.router)
     app.include_router(otp.router)
+    app.include_router(challenges.router)
     app.include_router(create_abs_router(rt))
     mosip = create_mosip_app(rt)
     app.mount("/v1/masterdata", mosip)

@@ -46,6 +46,27 @@ class Settings(BaseSettings):
     # unblock (seconds; 0 means a blocked device stays blocked until an operator acts).
     otp_max_failures: int = 10
     otp_unblock_after_seconds: int = 0
+    # Challenges sent to notification devices.
+    challenge_ttl_seconds: int = 300
+    challenge_max_attempts: int = 5
+    delivery_max_attempts: int = 6
+    delivery_backoff_seconds: float = 2.0  # doubles after every failed attempt
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "fleetkey@localhost"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""
+    webhook_secret: str = ""
+    push_gateway_url: str = ""
+    push_gateway_token: str = ""
+    stomp_host: str = "127.0.0.1"
+    stomp_port: int = 61613
+    stomp_vhost: str = "/"
+    stomp_login: str = "guest"
+    stomp_passcode: str = "guest"
     # How far an AK/SK signature's X-Sdk-Date may be from now.
     signature_max_skew_seconds: int = 900
 

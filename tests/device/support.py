@@ -59,7 +59,9 @@ class Fleet:
 async def new_fleet(client: httpx.AsyncClient, runtime: Runtime) -> Fleet:
     caller = await new_caller(runtime)
     broker = await new_caller(runtime, [scopes.DEVICE_AUTH], tenant=caller.tenant)
-    response = await client.post("/api/v1/instances", json={"id": "plant-1"}, headers=caller.headers)
+    response = await client.post(
+        "/api/v1/instances", json={"id": "plant-1"}, headers=caller.headers
+    )
     assert response.status_code == 201, response.text
     fleet = Fleet(caller, broker, "plant-1", {})
     response = await client.post(
@@ -159,10 +161,7 @@ async def denials(runtime: Runtime, tenant_id: str) -> list[tuple[str, str]]:
 def dumped(events: list[AuditEvent]) -> str:
     """Every stored column of the events as one text, to search for leaked secrets."""
     return json.dumps(
-        [
-            [e.actor, e.request_id, e.action, e.entity_type, e.entity_id, e.changes]
-            for e in events
-        ]
+        [[e.actor, e.request_id, e.action, e.entity_type, e.entity_id, e.changes] for e in events]
     )
 
 

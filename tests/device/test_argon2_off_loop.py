@@ -7,7 +7,7 @@ import asyncio
 import httpx
 
 from fleetkey.runtime import Runtime
-from tests.device.support import ALLOW, DENY, CHOSEN, connect, new_fleet, roma_device
+from tests.device.support import ALLOW, CHOSEN, DENY, connect, new_fleet, roma_device
 
 
 async def test_healthz_answers_while_four_argon2_checks_run(

@@ -167,9 +167,7 @@ async def test_a_device_with_its_own_credential_cannot_use_the_products(
 
     assert not await allowed(client, fleet, user, password, own["client_id"])
     assert await allowed(client, fleet, user_of(own), password_of(own), own["client_id"])
-    assert await denials(runtime, fleet.caller.tenant_id) == [
-        ("", "device has its own credential")
-    ]
+    assert await denials(runtime, fleet.caller.tenant_id) == [("", "device has its own credential")]
 
 
 async def test_a_product_credential_only_covers_its_own_products_devices(
@@ -224,7 +222,9 @@ async def test_every_denial_has_the_same_answer_and_its_own_audit_reason(
         f"{fleet.roma}/devices/{disabled['id']}", json={"status": 1}, headers=fleet.roma_headers
     )
     assert response.status_code == 200, response.text
-    response = await client.delete(f"{fleet.roma}/devices/{deleted['id']}", headers=fleet.roma_headers)
+    response = await client.delete(
+        f"{fleet.roma}/devices/{deleted['id']}", headers=fleet.roma_headers
+    )
     assert response.status_code == 204, response.text
     for _ in range(runtime.settings.device_auth_max_failures):
         assert not await allowed(client, fleet, user_of(locked), "Not-The-Passw0rd!")
@@ -302,7 +302,9 @@ async def test_malformed_requests_are_denied_not_errors(
         b'{"username": 12, "password": 34}',
         b'{"username": "' + b"u" * 257 + b'", "password": "x"}',
         b'{"username": "' + user.encode() + b'", "password": "' + b"p" * 257 + b'"}',
-        b'{"username": "' + user.encode() + b'", "password": "x", "client_id": "'
+        b'{"username": "'
+        + user.encode()
+        + b'", "password": "x", "client_id": "'
         + b"c" * 257
         + b'"}',
     ]

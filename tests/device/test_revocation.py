@@ -83,7 +83,9 @@ async def test_delete_denies_at_once(
     device, user, password = await _device(client, fleet, kind)
     assert await allowed(client, fleet, user, password)
 
-    response = await client.delete(f"{fleet.roma}/devices/{device['id']}", headers=fleet.roma_headers)
+    response = await client.delete(
+        f"{fleet.roma}/devices/{device['id']}", headers=fleet.roma_headers
+    )
     assert response.status_code == 204, response.text
     assert not await allowed(client, fleet, user, password)
     assert await denials(runtime, fleet.caller.tenant_id) == [("", "unknown user name")]
@@ -122,9 +124,7 @@ async def test_reset_password_denies_the_old_one_at_once(
 
     assert not await allowed(client, fleet, user, old)
     assert await allowed(client, fleet, user, shown["password"])
-    assert await denials(runtime, fleet.caller.tenant_id) == [
-        (str(device["id"]), "wrong password")
-    ]
+    assert await denials(runtime, fleet.caller.tenant_id) == [(str(device["id"]), "wrong password")]
 
 
 async def test_reset_to_the_same_chosen_password_still_connects(
@@ -144,7 +144,9 @@ async def test_renaming_the_user_denies_the_old_name_at_once(
     device, user, password = await _device(client, fleet, "chosen")
     assert await allowed(client, fleet, user, password)
 
-    shown = await _reset(client, fleet, f"devices/{device['id']}", {"user_name": "renamed-device-1"})
+    shown = await _reset(
+        client, fleet, f"devices/{device['id']}", {"user_name": "renamed-device-1"}
+    )
     assert shown == {"user_name": "renamed-device-1", "password": "********"}
     assert not await allowed(client, fleet, user, password)
     assert await allowed(client, fleet, "renamed-device-1", password)
@@ -184,7 +186,9 @@ async def test_disabling_a_product_credential_device_denies_it_at_once(
 
     await _set_status(client, fleet, shared["id"], 1)
     assert not await allowed(client, fleet, fleet.product_user, CHOSEN, cid)
-    response = await client.delete(f"{fleet.roma}/devices/{shared['id']}", headers=fleet.roma_headers)
+    response = await client.delete(
+        f"{fleet.roma}/devices/{shared['id']}", headers=fleet.roma_headers
+    )
     assert response.status_code == 204
     assert not await allowed(client, fleet, fleet.product_user, CHOSEN, cid)
     assert await denials(runtime, fleet.caller.tenant_id) == [

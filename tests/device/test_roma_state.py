@@ -165,7 +165,9 @@ async def test_reset_audit_events_hold_no_secret(
     product_password = response.json()["password"]
 
     events = await audit_events(runtime, fleet.caller.tenant_id)
-    device_events = [e for e in events if (e.entity_type, e.entity_id) == ("device", str(device["id"]))]
+    device_events = [
+        e for e in events if (e.entity_type, e.entity_id) == ("device", str(device["id"]))
+    ]
     assert [e.action for e in device_events] == ["create", "reset_credential", "reset_credential"]
     first, second = device_events[1], device_events[2]
     assert first.changes["before"]["secret_kind"] == "keyed"

@@ -16,7 +16,9 @@ def _error(code: str, message: str, details: object = None) -> dict[str, object]
 
 
 async def test_create_and_list_instances(client: httpx.AsyncClient, caller: Caller) -> None:
-    response = await client.post("/api/v1/instances", json={"id": "plant-b"}, headers=caller.headers)
+    response = await client.post(
+        "/api/v1/instances", json={"id": "plant-b"}, headers=caller.headers
+    )
     assert (response.status_code, response.json()) == (201, {"id": "plant-b", "name": "plant-b"})
     response = await client.post(
         "/api/v1/instances", json={"id": "plant-a", "name": "Plant A"}, headers=caller.headers
@@ -44,7 +46,9 @@ async def test_instances_are_per_tenant(client: httpx.AsyncClient, runtime: Runt
     for who in (first, second):
         response = await client.post("/api/v1/instances", json={"id": "same"}, headers=who.headers)
         assert response.status_code == 201
-    response = await client.post("/api/v1/instances", json={"id": "only-first"}, headers=first.headers)
+    response = await client.post(
+        "/api/v1/instances", json={"id": "only-first"}, headers=first.headers
+    )
     assert response.status_code == 201
     response = await client.get("/api/v1/instances", headers=second.headers)
     assert response.json() == [{"id": "same", "name": "same"}]
@@ -52,7 +56,9 @@ async def test_instances_are_per_tenant(client: httpx.AsyncClient, runtime: Runt
 
 async def test_a_duplicate_instance_is_409(client: httpx.AsyncClient, caller: Caller) -> None:
     body = {"id": "plant-1"}
-    assert (await client.post("/api/v1/instances", json=body, headers=caller.headers)).status_code == 201
+    assert (
+        await client.post("/api/v1/instances", json=body, headers=caller.headers)
+    ).status_code == 201
     response = await client.post("/api/v1/instances", json=body, headers=caller.headers)
     assert response.status_code == 409
     assert response.json() == _error("instance.exists", "instance plant-1 already exists")

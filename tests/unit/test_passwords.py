@@ -127,9 +127,7 @@ async def test_four_checks_at_once_leave_the_loop_free(chosen: StoredSecret) -> 
     loop step that started it, and no other coroutine could ever see one pending.
     """
     checker = PasswordChecker(VAULT)
-    checks = [
-        asyncio.create_task(checker.matches(f"device:{i}", chosen, CHOSEN)) for i in range(4)
-    ]
+    checks = [asyncio.create_task(checker.matches(f"device:{i}", chosen, CHOSEN)) for i in range(4)]
     turns_while_pending = 0
 
     async def ticker() -> None:
@@ -152,9 +150,7 @@ async def test_a_bad_stored_hash_does_not_match(argon2_calls: list[int]) -> None
 # ---------------------------------------------------------------- the cache
 
 
-async def test_a_verified_password_is_cached(
-    chosen: StoredSecret, argon2_calls: list[int]
-) -> None:
+async def test_a_verified_password_is_cached(chosen: StoredSecret, argon2_calls: list[int]) -> None:
     checker = PasswordChecker(VAULT)
     for _ in range(3):
         assert await checker.matches("device:1", chosen, CHOSEN)

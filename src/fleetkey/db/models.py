@@ -2,6 +2,7 @@
 
 from fleetkey.audit import models as audit_models  # noqa: F401
 from fleetkey.authenticators import models as authenticator_models  # noqa: F401
+from fleetkey.channels import models as channel_models  # noqa: F401
 from fleetkey.db.base import Base
 from fleetkey.devices import models as device_models  # noqa: F401
 from fleetkey.inventory import models as inventory_models  # noqa: F401

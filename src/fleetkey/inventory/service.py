@@ -135,8 +135,8 @@ async def create_kit_type(
         session,
         actor,
         "kit_type",
-        f"{study_id}/{kit_id}",
-        {"name": name, "connection_type": connection_type},
+        kit_id,  # audit entity IDs hold 64 characters: the scope goes into the change
+        {"study_id": study_id, "name": name, "connection_type": connection_type},
     )
     return row
 
@@ -172,8 +172,13 @@ async def create_subject(
         session,
         actor,
         "subject",
-        f"{study_id}/{mode}/{subject_id}",
-        {"subject_number": subject_number, "m_subject_id": m_subject_id},
+        subject_id,
+        {
+            "study_id": study_id,
+            "mode": mode,
+            "subject_number": subject_number,
+            "m_subject_id": m_subject_id,
+        },
     )
     return row
 
@@ -196,8 +201,8 @@ async def create_inventory_item(
         session,
         actor,
         "inventory_item",
-        f"{study_id}/{mode}/{item_id}",
-        {"kit_type_id": kit_type_id},
+        item_id,
+        {"study_id": study_id, "mode": mode, "kit_type_id": kit_type_id},
     )
     return row
 
@@ -239,8 +244,8 @@ async def dispense(
         actor,
         "dispense",
         "inventory_item",
-        f"{study_id}/{mode}/{item_id}",
-        {"after": {"dispensed_to": subject_id}},
+        item_id,
+        {"study_id": study_id, "mode": mode, "after": {"dispensed_to": subject_id}},
         utcnow(),
     )
     return item

@@ -330,7 +330,7 @@ async def test_deregister_random_codes(world: World) -> None:
             path = f"{BASE}/registereddevices/deregister/{quote(code, safe='/')}"
             world.record(call(world.send("DELETE", path)), code)
 
-        return prop
+        return example("a\x00b")(example("x" * 5000)(prop))
 
     await run_property(build)
     await world.ledger.assert_growth(UPDATES)
@@ -365,6 +365,12 @@ async def test_status_change_random_query(world: World, path: str) -> None:
         def prop(params: dict[str, Any], body: bytes | None) -> None:
             world.record(call(world.send("PUT", BASE + path, body, params)), params)
 
+        for params in (
+            {code_key: "a\x00b", status_key: "Revoked"},
+            {code_key: world.device_code, status_key: "\x00"},
+            {code_key: "x" * 5000, status_key: "x" * 5000},
+        ):
+            prop = example(params, None)(prop)
         return prop
 
     await run_property(build)
@@ -387,6 +393,8 @@ async def test_random_ids_in_update_bodies(world: World) -> None:
             body = encode_json(doc.with_request(templates[path], id=ident))
             world.record(call(world.send("PUT", BASE + path, body)), ident)
 
+        for path in templates:
+            prop = example(path, "\x00")(example(path, "x" * 5000)(prop))
         return prop
 
     await run_property(build)

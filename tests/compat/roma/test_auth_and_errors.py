@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import huaweicloudsdkroma.v2 as sdk
 from huaweicloudsdkcore.exceptions.exceptions import (
@@ -38,14 +39,14 @@ async def _a_device(roma: Roma) -> int:
     return int((await roma.device(product.id)).id)
 
 
-def _rejected(reply: object, status: int, code: str, message: str) -> None:
+def _rejected(reply: Any, status: int, code: str, message: str) -> None:
     """A raw ``requests``/``httpx`` reply carrying a ROMA error."""
-    body = json.loads(reply.content)  # type: ignore[attr-defined]
-    assert reply.status_code == status, body  # type: ignore[attr-defined]
+    body = json.loads(reply.content)
+    assert reply.status_code == status, body
     assert body == {
         "error_code": code,
         "error_msg": message,
-        "request_id": reply.headers["X-Request-Id"],  # type: ignore[attr-defined]
+        "request_id": reply.headers["X-Request-Id"],
     }
     assert body["request_id"]
 
