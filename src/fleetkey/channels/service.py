@@ -141,7 +141,8 @@ async def create_challenge(
         max_attempts=settings.challenge_max_attempts,
         delivery_status=PENDING,
         delivery_attempts=0,
-        next_delivery_at=now,
+        # The request delivers at once; the worker takes over only if that never finished.
+        next_delivery_at=now + timedelta(seconds=30),
         message_sealed=vault.seal(
             f"{message.code or ''}|{message.nonce or ''}".encode(), _context(challenge_id)
         ),
