@@ -1,5 +1,6 @@
 """Bulk data for the as-of benchmark: registered devices and their history, written straight
-into the tables (COPY on PostgreSQL, ``executemany`` in large transactions on SQLite).
+into the tables (COPY on PostgreSQL through asyncpg's ``copy_records_to_table``,
+``executemany`` in large transactions on SQLite).
 
 The tenant, its device provider and its MDS must exist already, created through the API
 (bench/seed.py does that); every generated row then looks like one fleetkey itself writes:
@@ -9,19 +10,22 @@ The tenant, its device provider and its MDS must exist already, created through 
   and created_at, updated_by and updated_at once it changed);
 * ``entity_history``: one row per version, as ``audit.service.record_change`` writes it
   (entity_type ``registered_device``, entity_id the code, lookup_key the serial, the
-  version, valid_from, and the snapshot of the device at that version as ``data``).
+  version, valid_from, and the device's snapshot at that version as ``data``, with the
+  keys in the model's column order, as ``VersionedMixin.snapshot`` makes it).
 
 Each device has an odd number of versions (1, 3, 5, 7 or 9 for the default average of
 5): version 1 is the registration, then the status alternates Revoked / Registered as
-``PUT /registereddevices/update/status`` would leave it, so every device ends Registered.
-The audit log is not generated (no read path the benchmarks measure touches it).
+``PUT /registereddevices/update/status`` leaves it, so every device ends Registered. The
+audit log is not generated (no read path the benchmarks measure touches it).
 
 Times: an as-of read needs the provider and MDS to have existed at the instant asked
-about, so all generated history falls between the tenant's latest history row and now;
-devices are laid out in time order in chunks, each version on a distinct millisecond.
+about, so all generated history falls between the tenant's latest provider/MDS history
+row and now. Devices are laid out in time order in chunks; a device's versions fall on
+distinct milliseconds inside its chunk's slice of that window.
 
-It also returns a uniform sample of (device, instant when it was Registered) for as-of
-validate requests.
+It also returns a uniform sample of (device, an instant when it was Registered) for
+as-of validate requests. Rows are built in a helper process while the database ingests
+the previous chunk.
 
     python -m bench.generate --database-url sqlite+aiosqlite:////tmp/x/fleetkey.db \\
         --tenant bench --devices 100000 --samples-out /tmp/samples.json
@@ -35,10 +39,12 @@ import json
 import random
 import sqlite3
 import time
-import uuid
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +64,20 @@ HISTORY_COLUMNS = [
     "valid_from",
     "data",
 ]
+DT_COLUMNS = ("expires_at", "created_at", "updated_at")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CHUNK_DEVICES = 10_000
+SQLITE_COMMIT_ROWS = 250_000
 # Milliseconds each chunk needs per version of its busiest device (distinct instants).
 MS_PER_VERSION = 4
 # Types written before any device; the generated history starts after their latest row.
 WORLD_TYPES = ("device_provider", "device_software", "trust_provider")
+YEAR_MS = 365 * 86_400_000
+
+Row = tuple[Any, ...]
 
 
-@dataclass
+@dataclass(frozen=True)
 class TenantWorld:
     """What the API created: the generated devices belong to this provider and MDS."""
 
@@ -78,7 +89,7 @@ class TenantWorld:
     subtype_code: str
     make: str
     model: str
-    latest_ms: int  # the tenant's latest history instant (ms since the epoch)
+    latest_ms: int  # the tenant's latest provider/MDS history instant (ms since the epoch)
 
 
 @dataclass
@@ -97,6 +108,27 @@ class GenerateResult:
     samples: list[Sample] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ChunkSpec:
+    world: TenantWorld
+    backend: str  # "sqlite" | "postgresql": how values are encoded
+    first: int  # global index (serial number) of the chunk's first device
+    count: int
+    lo_ms: int
+    hi_ms: int
+    per_device: int
+    serial_prefix: str
+    seed: int
+    sampled: frozenset[int]  # global indices of the devices to sample
+
+
+@dataclass
+class Chunk:
+    devices: list[Row]
+    history: list[Row]
+    samples: list[Sample]
+
+
 def _ms(value: datetime) -> int:
     return (value - EPOCH) // timedelta(milliseconds=1)
 
@@ -105,150 +137,218 @@ def _at(ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=ms)
 
 
-def _iso(ms: int) -> str:
-    return mosip.iso_millis(_at(ms))
+class _Times:
+    """Fast spellings of an instant, cached per second (a chunk spans few seconds)."""
+
+    def __init__(self) -> None:
+        self._iso: dict[int, str] = {}
+        self._sql: dict[int, str] = {}
+        self._dt: dict[int, datetime] = {}
+
+    def iso(self, ms: int) -> str:
+        """``yyyy-MM-dd'T'HH:mm:ss.SSS'Z'`` (fleetkey.clock.iso_millis)."""
+        sec, milli = divmod(ms, 1000)
+        head = self._iso.get(sec)
+        if head is None:
+            head = self._iso[sec] = _at(sec * 1000).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{head}.{milli:03d}Z"
+
+    def sqlite(self, ms: int) -> str:
+        """SQLAlchemy's SQLite spelling of a UTC instant (naive, microseconds)."""
+        sec, milli = divmod(ms, 1000)
+        head = self._sql.get(sec)
+        if head is None:
+            head = self._sql[sec] = _at(sec * 1000).strftime("%Y-%m-%d %H:%M:%S")
+        return f"{head}.{milli:03d}000"
+
+    def dt(self, ms: int) -> datetime:
+        sec, milli = divmod(ms, 1000)
+        base = self._dt.get(sec)
+        if base is None:
+            base = self._dt[sec] = _at(sec * 1000)
+        return base.replace(microsecond=milli * 1000)
+
+
+def _uuid4(rng: random.Random) -> str:
+    """A random (version 4) UUID from ``rng``: reproducible and fast."""
+    n = (rng.getrandbits(128) & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC << 60) | (0x8 << 60)
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_MARK = {"status": "@@S@@", "version": "@@V@@", "updated_by": "@@B@@", "updated_at": "@@A@@"}
+
+
+def _snapshot_template(snap: dict[str, Any]) -> str:
+    """The snapshot's JSON (as json.dumps writes it) with %s where versions differ."""
+    text = json.dumps(snap).replace("%", "%%")
+    for mark in _MARK.values():
+        text = text.replace(f'"{mark}"', "%s", 1)
+    return text
+
+
+def build_chunk(spec: ChunkSpec) -> Chunk:
+    """Rows for one chunk of devices, encoded for ``spec.backend``; runs in a helper process."""
+    w = spec.world
+    rng = random.Random(spec.seed * 1_000_003 + spec.first)
+    times_of = _Times()
+    sqlite = spec.backend == "sqlite"
+    actor_json = json.dumps(w.actor)
+    devices: list[Row] = []
+    history: list[tuple[int, Row]] = []
+    samples: list[Sample] = []
+    for index in range(spec.first, spec.first + spec.count):
+        n = 1 + 2 * (index % spec.per_device)
+        step = (spec.hi_ms - spec.lo_ms) // n
+        times = [spec.lo_ms + k * step + rng.randrange(step) for k in range(n)]
+        code = _uuid4(rng)
+        serial = f"{spec.serial_prefix}{index:09d}"
+        created = times[0]
+        digital = mosip.digital_id(w.provider_id, serial, _at(created))
+        fixed: dict[str, Any] = {
+            "code": code,
+            "tenant_id": w.tenant_id,
+            "status": _MARK["status"],
+            "purpose": mosip.PURPOSE,
+            "device_id": _uuid4(rng),
+            "device_sub_id": mosip.DEVICE_SUB_ID,
+            "serial_number": serial,
+            "provider_id": w.provider_id,
+            "provider_name": w.provider_name,
+            "type_code": w.type_code,
+            "subtype_code": w.subtype_code,
+            "make": w.make,
+            "model": w.model,
+            "firmware": mosip.FIRMWARE,
+            "certification": mosip.CERTIFICATION,
+            "trust_provider_id": None,
+            "expires_at": times_of.iso(created + YEAR_MS),
+            "digital_id": digital,
+            "is_active": True,
+            "version": _MARK["version"],
+            "created_by": w.actor,
+            "created_at": times_of.iso(created),
+            "updated_by": _MARK["updated_by"],
+            "updated_at": _MARK["updated_at"],
+        }
+        template = _snapshot_template(fixed)
+        for version, stamp in enumerate(times, start=1):
+            if version == 1:
+                data = template % ('"Registered"', "1", "null", "null")
+            else:
+                status = '"Registered"' if version % 2 else '"Revoked"'
+                data = template % (status, version, actor_json, f'"{times_of.iso(stamp)}"')
+            when: Any = times_of.sqlite(stamp) if sqlite else times_of.dt(stamp)
+            history.append((stamp, (w.tenant_id, ENTITY_TYPE, code, serial, version, when, data)))
+        last = times[-1]
+        final = {
+            **fixed,
+            "status": REGISTERED if n % 2 else REVOKED,
+            "version": n,
+            "updated_by": w.actor if n > 1 else None,
+            "digital_id": json.dumps(digital),
+        }
+        if sqlite:
+            final["is_active"] = 1
+            final["expires_at"] = times_of.sqlite(created + YEAR_MS)
+            final["created_at"] = times_of.sqlite(created)
+            final["updated_at"] = times_of.sqlite(last) if n > 1 else None
+        else:
+            final["expires_at"] = times_of.dt(created + YEAR_MS)
+            final["created_at"] = times_of.dt(created)
+            final["updated_at"] = times_of.dt(last) if n > 1 else None
+        devices.append(tuple(final[c] for c in DEVICE_COLUMNS))
+        if index in spec.sampled:
+            version = rng.randrange(0, n, 2)  # 0-based even index: an odd (Registered) version
+            until = times[version + 1] if version + 1 < n else spec.hi_ms
+            middle = times[version] + (until - times[version]) // 2
+            samples.append(Sample(code, serial, _at(middle)))
+    history.sort(key=lambda item: item[0])  # ids in time order, as the app would assign them
+    return Chunk(devices, [row for _, row in history], samples)
 
 
 @dataclass
 class Plan:
-    """Which devices to generate and when; rows come out in time order, chunk by chunk."""
-
-    world: TenantWorld
-    devices: int
-    offset: int
-    per_device: int
+    specs: list[ChunkSpec]
     start_ms: int
     end_ms: int
-    serial_prefix: str
-    sample_size: int
-    rng: random.Random
-    samples: list[Sample] = field(default_factory=list)
-    seen: int = 0
 
-    def versions(self, index: int) -> int:
-        return 1 + 2 * (index % self.per_device)
+    @property
+    def devices(self) -> int:
+        return sum(s.count for s in self.specs)
 
-    def chunks(self) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
-        """(device rows, history rows) per chunk, values in Python types (see _encode)."""
-        n_chunks = max(1, -(-self.devices // CHUNK_DEVICES))
-        span = (self.end_ms - self.start_ms) / n_chunks
-        for chunk in range(n_chunks):
-            first = chunk * CHUNK_DEVICES
-            count = min(CHUNK_DEVICES, self.devices - first)
-            lo = self.start_ms + int(chunk * span)
-            hi = self.start_ms + int((chunk + 1) * span)
-            yield self._chunk(first, count, lo, hi)
 
-    def _chunk(
-        self, first: int, count: int, lo: int, hi: int
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        w = self.world
-        devices: list[tuple[Any, ...]] = []
-        history: list[tuple[int, tuple[Any, ...]]] = []
-        population = range(lo, hi)
-        for k in range(first, first + count):
-            index = self.offset + k
-            n = self.versions(index)
-            times = sorted(self.rng.sample(population, n))
-            code = str(uuid.uuid4())
-            serial = f"{self.serial_prefix}{index:09d}"
-            created = times[0]
-            digital = mosip.digital_id(w.provider_id, serial, _at(created))
-            snap: dict[str, Any] = {
-                "code": code,
-                "tenant_id": w.tenant_id,
-                "status": REGISTERED,
-                "purpose": mosip.PURPOSE,
-                "device_id": str(uuid.uuid4()),
-                "device_sub_id": mosip.DEVICE_SUB_ID,
-                "serial_number": serial,
-                "provider_id": w.provider_id,
-                "provider_name": w.provider_name,
-                "type_code": w.type_code,
-                "subtype_code": w.subtype_code,
-                "make": w.make,
-                "model": w.model,
-                "firmware": mosip.FIRMWARE,
-                "certification": mosip.CERTIFICATION,
-                "trust_provider_id": None,
-                "expires_at": _iso(created + 365 * 86_400_000),
-                "digital_id": digital,
-                "is_active": True,
-                "version": 1,
-                "created_by": w.actor,
-                "created_at": _iso(created),
-                "updated_by": None,
-                "updated_at": None,
-            }
-            for version, stamp in enumerate(times, start=1):
-                if version > 1:
-                    snap["status"] = REGISTERED if version % 2 else REVOKED
-                    snap["version"] = version
-                    snap["updated_by"] = w.actor
-                    snap["updated_at"] = _iso(stamp)
-                row = (w.tenant_id, ENTITY_TYPE, code, serial, version, stamp, dict(snap))
-                history.append((stamp, row))
-            devices.append(tuple(snap[c] for c in DEVICE_COLUMNS))
-            self._sample(code, serial, times, hi)
-        history.sort(key=lambda item: item[0])
-        return devices, [row for _, row in history]
+def _plan(
+    world: TenantWorld,
+    backend: str,
+    *,
+    devices: int,
+    offset: int,
+    per_device: int,
+    serial_prefix: str,
+    sample_size: int,
+    seed: int,
+    after: datetime | None,
+) -> Plan:
+    start = max(world.latest_ms, _ms(after) if after else 0) + 1
+    n_chunks = max(1, -(-devices // CHUNK_DEVICES))
+    need = n_chunks * MS_PER_VERSION * max(1, 2 * per_device - 1)
+    end = _ms(datetime.now(UTC))
+    if end - start < need:  # (only right after seeding, for a moment)
+        time.sleep((need - (end - start)) / 1000)
+        end = _ms(datetime.now(UTC))
+    rng = random.Random(seed + offset)
+    sampled = set(rng.sample(range(offset, offset + devices), min(sample_size, devices)))
+    span = (end - start) / n_chunks
+    specs = []
+    for chunk in range(n_chunks):
+        first = offset + chunk * CHUNK_DEVICES
+        count = min(CHUNK_DEVICES, offset + devices - first)
+        specs.append(
+            ChunkSpec(
+                world,
+                backend,
+                first,
+                count,
+                start + int(chunk * span),
+                start + int((chunk + 1) * span),
+                per_device,
+                serial_prefix,
+                seed,
+                frozenset(i for i in sampled if first <= i < first + count),
+            )
+        )
+    return Plan(specs, start, end)
 
-    def _sample(self, code: str, serial: str, times: list[int], hi: int) -> None:
-        """Reservoir sampling: a uniform sample of devices, each at a Registered instant."""
-        self.seen += 1
-        if len(self.samples) < self.sample_size:
-            slot = len(self.samples)
-        else:
-            slot = self.rng.randrange(self.seen)
-            if slot >= self.sample_size:
-                return
-        version = self.rng.randrange(0, len(times), 2)  # 0-based even = odd version: Registered
-        until = times[version + 1] if version + 1 < len(times) else hi
-        sample = Sample(code, serial, _at(times[version] + (until - times[version]) // 2))
-        if slot == len(self.samples):
-            self.samples.append(sample)
-        else:
-            self.samples[slot] = sample
+
+def _chunks_ahead(pool: ProcessPoolExecutor, specs: list[ChunkSpec]) -> Iterator[Future[Chunk]]:
+    """Futures of the chunks in order, the next one always being built meanwhile."""
+    pending: deque[Future[Chunk]] = deque()
+    upcoming = iter(specs)
+    for spec in upcoming:
+        pending.append(pool.submit(build_chunk, spec))
+        if len(pending) == 2:
+            break
+    while pending:
+        current = pending.popleft()
+        nxt = next(upcoming, None)
+        if nxt is not None:
+            pending.append(pool.submit(build_chunk, nxt))
+        yield current
+
+
+def _pool() -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(1, mp_context=get_context("spawn"))
 
 
 # ---------------------------------------------------------------------------- SQLite
 
 
-def _sqlite_dt(ms: int | str | None) -> str | None:
-    """SQLAlchemy's SQLite spelling of a UTC instant (naive, microseconds)."""
-    if ms is None:
-        return None
-    value = _at(ms) if isinstance(ms, int) else datetime.fromisoformat(ms.replace("Z", "+00:00"))
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-DT_COLUMNS = {"expires_at", "created_at", "updated_at"}
-
-
-def _sqlite_device(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    out: list[Any] = []
-    for column, value in zip(DEVICE_COLUMNS, row, strict=True):
-        if column in DT_COLUMNS:
-            out.append(_sqlite_dt(value))
-        elif column == "digital_id":
-            out.append(json.dumps(value))
-        elif column == "is_active":
-            out.append(1 if value else 0)
-        else:
-            out.append(value)
-    return tuple(out)
-
-
-def _sqlite_history(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    *head, stamp, data = row
-    return (*head, _sqlite_dt(stamp), json.dumps(data))
-
-
 def _sqlite_path(url: str) -> Path:
-    prefix = url.split(":///", 1)
-    if len(prefix) != 2:
+    parts = url.split(":///", 1)
+    if len(parts) != 2 or not url.startswith("sqlite"):
         raise ValueError(f"not a SQLite URL: {url}")
-    return Path(prefix[1])
+    return Path(parts[1])
 
 
 def _sqlite_world(conn: sqlite3.Connection, tenant: str) -> TenantWorld:
@@ -279,14 +379,13 @@ def _sqlite_world(conn: sqlite3.Connection, tenant: str) -> TenantWorld:
     return TenantWorld(tid, actor, pid, pname, type_code, subtype, make, model, latest_ms)
 
 
-def _generate_sqlite(url: str, plan_args: dict[str, Any]) -> GenerateResult:
+def _generate_sqlite(url: str, tenant: str, plan_args: dict[str, Any]) -> GenerateResult:
     conn = sqlite3.connect(_sqlite_path(url), isolation_level=None, timeout=60)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA cache_size=-1000000")  # 1 GB: random-key index inserts
-        world = _sqlite_world(conn, plan_args.pop("tenant"))
-        plan = _plan(world, **plan_args)
+        plan = _plan(_sqlite_world(conn, tenant), "sqlite", **plan_args)
         began = time.perf_counter()
         dev_sql = (
             f"INSERT INTO registered_devices ({', '.join(DEVICE_COLUMNS)}) "
@@ -296,27 +395,26 @@ def _generate_sqlite(url: str, plan_args: dict[str, Any]) -> GenerateResult:
             f"INSERT INTO entity_history ({', '.join(HISTORY_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})"
         )
-        rows = 0
-        pending = 0
-        conn.execute("BEGIN IMMEDIATE")
-        for devices, history in plan.chunks():
-            conn.executemany(dev_sql, [_sqlite_device(r) for r in devices])
-            conn.executemany(hist_sql, [_sqlite_history(r) for r in history])
-            rows += len(history)
-            pending += len(history)
-            if pending >= 250_000:  # large transactions, but a bounded WAL
-                conn.execute("COMMIT")
-                conn.execute("BEGIN IMMEDIATE")
-                pending = 0
-        conn.execute("COMMIT")
+        rows, pending, samples = 0, 0, []
+        with _pool() as pool:
+            conn.execute("BEGIN IMMEDIATE")
+            for future in _chunks_ahead(pool, plan.specs):
+                chunk = future.result()
+                conn.executemany(dev_sql, chunk.devices)
+                conn.executemany(hist_sql, chunk.history)
+                samples += chunk.samples
+                rows += len(chunk.history)
+                pending += len(chunk.history)
+                if pending >= SQLITE_COMMIT_ROWS:  # large transactions, a bounded WAL
+                    conn.execute("COMMIT")
+                    conn.execute("BEGIN IMMEDIATE")
+                    pending = 0
+            conn.execute("COMMIT")
         # Leave no long WAL behind: readers would search its index on every page read.
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        took = time.perf_counter() - began
         return GenerateResult(
-            plan.devices,
-            rows,
-            time.perf_counter() - began,
-            (_at(plan.start_ms), _at(plan.end_ms)),
-            plan.samples,
+            plan.devices, rows, took, (_at(plan.start_ms), _at(plan.end_ms)), samples
         )
     finally:
         conn.close()
@@ -365,52 +463,30 @@ async def _pg_world(conn: asyncpg.Connection, tenant: str) -> TenantWorld:
     )
 
 
-def _pg_device(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    out: list[Any] = []
-    for column, value in zip(DEVICE_COLUMNS, row, strict=True):
-        if column in DT_COLUMNS and value is not None:
-            out.append(datetime.fromisoformat(value.replace("Z", "+00:00")))
-        elif column == "digital_id":
-            out.append(json.dumps(value))
-        else:
-            out.append(value)
-    return tuple(out)
-
-
-def _pg_history(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    *head, stamp, data = row
-    return (*head, _at(stamp), json.dumps(data))
-
-
-async def _generate_pg_async(url: str, plan_args: dict[str, Any]) -> GenerateResult:
+async def _generate_pg_async(url: str, tenant: str, plan_args: dict[str, Any]) -> GenerateResult:
     conn = await asyncpg.connect(_asyncpg_dsn(url), timeout=30)
     try:
-        world = await _pg_world(conn, plan_args.pop("tenant"))
-        plan = _plan(world, **plan_args)
+        plan = _plan(await _pg_world(conn, tenant), "postgresql", **plan_args)
         began = time.perf_counter()
-        rows = 0
-        for devices, history in plan.chunks():
-            async with conn.transaction():
-                await conn.copy_records_to_table(
-                    "registered_devices",
-                    records=[_pg_device(r) for r in devices],
-                    columns=DEVICE_COLUMNS,
-                )
-                await conn.copy_records_to_table(
-                    "entity_history",
-                    records=[_pg_history(r) for r in history],
-                    columns=HISTORY_COLUMNS,
-                )
-            rows += len(history)
-        # What autovacuum would soon do after a bulk load; the planner needs the statistics.
+        rows, samples = 0, []
+        with _pool() as pool:
+            for future in _chunks_ahead(pool, plan.specs):
+                chunk = await asyncio.wrap_future(future)
+                async with conn.transaction():
+                    await conn.copy_records_to_table(
+                        "registered_devices", records=chunk.devices, columns=DEVICE_COLUMNS
+                    )
+                    await conn.copy_records_to_table(
+                        "entity_history", records=chunk.history, columns=HISTORY_COLUMNS
+                    )
+                samples += chunk.samples
+                rows += len(chunk.history)
+        # What autovacuum soon does after a bulk load: the planner needs the statistics.
         await conn.execute("ANALYZE registered_devices")
         await conn.execute("ANALYZE entity_history")
+        took = time.perf_counter() - began
         return GenerateResult(
-            plan.devices,
-            rows,
-            time.perf_counter() - began,
-            (_at(plan.start_ms), _at(plan.end_ms)),
-            plan.samples,
+            plan.devices, rows, took, (_at(plan.start_ms), _at(plan.end_ms)), samples
         )
     finally:
         await conn.close()
@@ -423,7 +499,7 @@ def _check_shape(api_written: dict[str, Any] | None) -> None:
     """Generated snapshots must have the keys of one the API wrote (when there is one)."""
     if api_written is None:
         return
-    if list(api_written) != DEVICE_COLUMNS and sorted(api_written) != sorted(DEVICE_COLUMNS):
+    if sorted(api_written) != sorted(DEVICE_COLUMNS):
         raise SystemExit(
             f"history snapshot keys differ from the app's: {sorted(api_written)} "
             f"vs {sorted(DEVICE_COLUMNS)}"
@@ -432,37 +508,6 @@ def _check_shape(api_written: dict[str, Any] | None) -> None:
     expected = mosip.digital_id("p", "s", EPOCH)
     if sorted(digital) != sorted(expected):
         raise SystemExit(f"digital id keys differ: {sorted(digital)} vs {sorted(expected)}")
-
-
-def _plan(
-    world: TenantWorld,
-    *,
-    devices: int,
-    offset: int,
-    per_device: int,
-    serial_prefix: str,
-    sample_size: int,
-    seed: int,
-    after: datetime | None,
-) -> Plan:
-    start = max(world.latest_ms, _ms(after) if after else 0) + 1
-    n_chunks = max(1, -(-devices // CHUNK_DEVICES))
-    need = n_chunks * MS_PER_VERSION * max(1, 2 * per_device - 1)
-    end = _ms(datetime.now(UTC))
-    if end - start < need:  # (only right after seeding, for a few milliseconds)
-        time.sleep((need - (end - start)) / 1000)
-        end = _ms(datetime.now(UTC))
-    return Plan(
-        world,
-        devices,
-        offset,
-        per_device,
-        start,
-        end,
-        serial_prefix,
-        sample_size,
-        random.Random(seed + offset),
-    )
 
 
 def generate(
@@ -483,7 +528,6 @@ def generate(
     to ``2 * per_device - 1``). ``url`` is a fleetkey database URL (SQLite or PostgreSQL).
     """
     plan_args: dict[str, Any] = dict(
-        tenant=tenant,
         devices=devices,
         offset=offset,
         per_device=per_device,
@@ -493,9 +537,9 @@ def generate(
         after=after,
     )
     if url.startswith("sqlite"):
-        return _generate_sqlite(url, plan_args)
+        return _generate_sqlite(url, tenant, plan_args)
     if url.startswith("postgresql"):
-        return asyncio.run(_generate_pg_async(url, plan_args))
+        return asyncio.run(_generate_pg_async(url, tenant, plan_args))
     raise SystemExit(f"unsupported database URL: {url}")
 
 
@@ -505,7 +549,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--database-url",
-        help="fleetkey database URL (default: from FLEETKEY_* settings, as fleetkey reads it)",
+        help="fleetkey database URL (default: from the FLEETKEY_* settings, as fleetkey reads it)",
     )
     parser.add_argument("--tenant", required=True, help="tenant name (seeded through the API)")
     parser.add_argument("--devices", type=int, required=True)
@@ -536,14 +580,11 @@ def main() -> None:
         f"{result.seconds:.1f}s (valid_from {result.window[0]} .. {result.window[1]})"
     )
     if args.samples_out:
-        args.samples_out.write_text(
-            json.dumps(
-                [
-                    {"code": s.code, "serial": s.serial, "at": mosip.iso_millis(s.at)}
-                    for s in result.samples
-                ]
-            )
-        )
+        samples = [
+            {"code": s.code, "serial": s.serial, "at": mosip.iso_millis(s.at)}
+            for s in result.samples
+        ]
+        args.samples_out.write_text(json.dumps(samples))
 
 
 if __name__ == "__main__":

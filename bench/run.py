@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -100,6 +101,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--asof-connections", type=int, default=8)
     p.add_argument("--asof-runs", type=int, default=3, help="p99 is the median of the runs")
     p.add_argument("--asof-samples", type=int, default=10_000, help="distinct as-of requests")
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=30.0,
+        help="seconds to wait for other work to leave the machine before each measurement",
+    )
     p.add_argument("--pg-dsn", default=backends.DEFAULT_PG_DSN, help="PostgreSQL admin DSN")
     p.add_argument("--keep", action="store_true", help="keep the stores (for inspection)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -234,7 +241,7 @@ class Bench:
     def signing(self) -> None:
         n = self.args.workers
         log(f"bare RS256 signing: {n} processes for {self.args.sign_seconds:g}s")
-        quiet = wait_for_quiet(log)
+        quiet = wait_for_quiet(log, max_wait_s=self.args.quiet_wait)
         result = signing.bare_signing_rate(n, self.args.sign_seconds)
         each = ", ".join(f"{r:,.0f}" for r in result.per_process)
         log(f"  {result.per_s:,.0f} signatures/s (per process: {each})")
@@ -438,8 +445,15 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so servers stop and stores drop.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    scenarios.QUIET_WAIT_S = args.quiet_wait
     if wrk.wrk_path() is None:
         print(wrk.INSTALL_HINT, file=sys.stderr)
         return 2

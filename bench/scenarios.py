@@ -20,6 +20,7 @@ from bench.seed import World, check_validates
 
 Log = Callable[[str], None]
 FOREIGN_WARN_CORES = 0.25
+QUIET_WAIT_S = 30.0  # bench.run sets it from --quiet-wait
 
 
 def write_bodies(path: Path, bodies: list[dict[str, Any]]) -> Path:
@@ -38,7 +39,7 @@ def measured(
     label: str,
 ) -> wrk.WrkResult:
     """Wait for a quiet machine, a short warm-up run (discarded), then the measured run."""
-    quiet = wait_for_quiet(log)
+    quiet = wait_for_quiet(log, max_wait_s=QUIET_WAIT_S)
     if warmup_s > 0:
         wrk.run(server, path, bodies, token, wrk.Load(load.threads, load.connections, warmup_s))
     result = wrk.run(server, path, bodies, token, load, quiet_before=quiet)
@@ -130,7 +131,7 @@ def register(
     The pool holds more bodies than even the bare signing rate could use, so none is
     replayed (``wrapped`` stays 0): a replayed body would be a duplicate serial.
     """
-    quiet = wait_for_quiet(log)
+    quiet = wait_for_quiet(log, max_wait_s=QUIET_WAIT_S)
     warm = wrk.Load(load.threads, load.connections, warmup_s)
     if warmup_s > 0:
         pool = int(max_rate * warmup_s * 1.2) + 500

@@ -29,7 +29,9 @@ from fleetkey.db.migrate import upgrade
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import service as tenants
 
-PG_ADMIN_DSN = os.environ.get("FLEETKEY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "FLEETKEY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 PG_REQUIRED = os.environ.get("CI") == "true" or os.environ.get("FLEETKEY_TEST_POSTGRES") == "1"
 
 
@@ -75,7 +77,7 @@ async def store(
         return
     try:
         name = await _create_pg_database()
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         reason = f"PostgreSQL is not reachable at {PG_ADMIN_DSN}: {exc}"
         if PG_REQUIRED:
             pytest.fail(reason)
@@ -127,11 +129,15 @@ class Caller:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-async def new_caller(runtime: Runtime, scopes: list[str] | None = None, tenant: str | None = None) -> Caller:
+async def new_caller(
+    runtime: Runtime, scopes: list[str] | None = None, tenant: str | None = None
+) -> Caller:
     name = tenant or f"t-{uuid.uuid4().hex[:12]}"
     async with runtime.db.unit_of_work() as session:
         row = await tenants.ensure_tenant(session, name)
-        issued = await tenants.create_token(session, runtime.vault, row, f"tester@{name}", scopes or [])
+        issued = await tenants.create_token(
+            session, runtime.vault, row, f"tester@{name}", scopes or []
+        )
     return Caller(name, row.id, issued.token)
 
 

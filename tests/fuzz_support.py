@@ -10,9 +10,24 @@ sends its requests back to the test's own event loop with
 the worker thread, so it serves those requests; the database engine never leaves its loop.
 
 This keeps hypothesis fully in charge: examples are generated, a failure is shrunk to a
-minimal request and reported with hypothesis's usual ``Falsifying example`` and the seed to
+minimal request and reported with hypothesis's usual ``Failing test case`` and the seed to
 reproduce it (``--hypothesis-seed``), and the example database is off (``database=None``)
-so a run never depends on files left by an earlier one.
+so a run never depends on files left by an earlier one. (Drawing inputs with
+``strategy.example()`` would be neither reproducible nor shrinkable; an async ``@given``
+test does not run reliably under pytest-asyncio's session loop.)
+
+Other pieces
+------------
+* ``bodies(template)``: raw request bodies, mostly a valid template mutated (a field
+  replaced by a random JSON value or a nasty string, deleted, junk keys added), plus
+  non-JSON bytes, truncated JSON, JSON lists/numbers, nesting up to 5000 deep and a body
+  over 1 MB.
+* ``regressions(template)``: deterministic variants run as ``@example`` every time (NUL,
+  unpaired surrogates, 5000 characters in each text field; date-times with no UTC instant;
+  NaN, Infinity, numbers beyond 64 bits) -- the inputs that once reached the database.
+* ``Ledger``: a tenant's row counts before and after a batch, so a test can assert that
+  only successful requests left rows (and history/audit rows) behind.
+* ``FLEETKEY_FUZZ_SCALE=10`` multiplies every test's ``max_examples`` for a deeper hunt.
 """
 
 from __future__ import annotations
@@ -205,8 +220,12 @@ big_ints = st.one_of(
 leaves = st.one_of(st.none(), st.booleans(), big_ints, st.floats(), texts)
 json_values = st.recursive(
     leaves,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=10) | st.sampled_from(NASTY_STRINGS[:8]), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text(max_size=10) | st.sampled_from(NASTY_STRINGS[:8]), inner, max_size=4
+        )
+    ),
     max_leaves=12,
 )
 

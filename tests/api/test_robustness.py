@@ -1,10 +1,13 @@
 """Property-based robustness of the native API: junk in, a 4xx in the native envelope out.
 
-Every ``/api/v1`` operation (and the JWKS and health routes) gets random JSON bodies
-(mutations of a valid body: fields replaced by random JSON values or nasty strings,
-deleted, junk keys added; plus lists, numbers, bytes, deep nesting, huge bodies), random
-path ids (very long, unicode, NUL, "%00"), random query parameters (``limit``, ``cursor``,
-``as_of``, ``status``, ...) and random ``If-Match`` headers.
+Every registry and system operation (``api/registry.py``, ``api/system.py``: providers,
+trust providers, software, device types, white list, devices, validate, audit, changes,
+JWKS, health) gets random JSON bodies (mutations of a valid body: fields replaced by
+random JSON values or nasty strings, deleted, junk keys added; plus lists, numbers, bytes,
+deep nesting, huge bodies, odd content types), random path ids (very long, unicode, NUL,
+"/"), random query parameters (``limit``, ``cursor``, ``as_of``, ``status``, ...) and
+random ``If-Match`` headers. Any other ``/api/v1`` route, found in the OpenAPI document,
+gets junk built from its own request schema (``test_every_other_api_v1_route_...``).
 
 Properties, for every request:
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,39 +184,102 @@ class BodyOp:
 
 
 BODY_OPS = [
-    BodyOp("provider-create", "POST", "/device-providers", lambda r: PROVIDER,
-           {"device_providers": 1, **HISTORY}),
-    BodyOp("provider-update", "PUT", "/device-providers/{id}",
-           lambda r: {**PROVIDER, "address": "new", "version": 1}, HISTORY, "provider"),
-    BodyOp("trust-create", "POST", "/trust-providers", lambda r: TRUST_PROVIDER,
-           {"trust_providers": 1, **HISTORY}),
-    BodyOp("trust-update", "PUT", "/trust-providers/{id}",
-           lambda r: {**TRUST_PROVIDER, "email": "x@y.z", "version": 1}, HISTORY, "trust"),
-    BodyOp("software-create", "POST", "/device-software",
-           lambda r: software(r.ids["provider"], "v2"), {"device_software": 1, **HISTORY}),
-    BodyOp("software-update", "PUT", "/device-software/{id}",
-           lambda r: {**software(r.ids["provider"]), "version": 1}, HISTORY, "software"),
-    BodyOp("device-type-put", "PUT", "/device-types/{id}",
-           lambda r: {"name": "Palm", "subtypes": ["Left", "Right"], "alias_of": None,
-                      "is_active": True},
-           {"device_types": 1}, None, key="id", loose=("device_subtypes",)),
-    BodyOp("whitelist-create", "POST", "/whitelisted-devices",
-           lambda r: {"serial_number": "wl-2", "description": "d"},
-           {"whitelisted_devices": 1, "audit_events": 1}),
-    BodyOp("device-status", "PUT", "/devices/{id}/status",
-           lambda r: {"status": "Revoked", "version": 1}, HISTORY, "device"),
-    BodyOp("device-validate", "POST", "/devices/validate",
-           lambda r: {
-               "device_code": r.ids["device"],
-               "sw_version": "TestSwVersion1",
-               "purpose": "AUTH",
-               "as_of": None,
-               "digital_id": {
-                   "serial_no": "1801160992", "provider_name": "Test Vendor",
-                   "provider_id": r.ids["provider"], "make": "MC01A", "model": "TVSFD",
-                   "type": "Fingerprint", "subtype": "Single",
-               },
-           }, {}),
+    BodyOp(
+        "provider-create",
+        "POST",
+        "/device-providers",
+        lambda r: PROVIDER,
+        {"device_providers": 1, **HISTORY},
+    ),
+    BodyOp(
+        "provider-update",
+        "PUT",
+        "/device-providers/{id}",
+        lambda r: {**PROVIDER, "address": "new", "version": 1},
+        HISTORY,
+        "provider",
+    ),
+    BodyOp(
+        "trust-create",
+        "POST",
+        "/trust-providers",
+        lambda r: TRUST_PROVIDER,
+        {"trust_providers": 1, **HISTORY},
+    ),
+    BodyOp(
+        "trust-update",
+        "PUT",
+        "/trust-providers/{id}",
+        lambda r: {**TRUST_PROVIDER, "email": "x@y.z", "version": 1},
+        HISTORY,
+        "trust",
+    ),
+    BodyOp(
+        "software-create",
+        "POST",
+        "/device-software",
+        lambda r: software(r.ids["provider"], "v2"),
+        {"device_software": 1, **HISTORY},
+    ),
+    BodyOp(
+        "software-update",
+        "PUT",
+        "/device-software/{id}",
+        lambda r: {**software(r.ids["provider"]), "version": 1},
+        HISTORY,
+        "software",
+    ),
+    BodyOp(
+        "device-type-put",
+        "PUT",
+        "/device-types/{id}",
+        lambda r: {
+            "name": "Palm",
+            "subtypes": ["Left", "Right"],
+            "alias_of": None,
+            "is_active": True,
+        },
+        {"device_types": 1},
+        None,
+        key="id",
+        loose=("device_subtypes",),
+    ),
+    BodyOp(
+        "whitelist-create",
+        "POST",
+        "/whitelisted-devices",
+        lambda r: {"serial_number": "wl-2", "description": "d"},
+        {"whitelisted_devices": 1, "audit_events": 1},
+    ),
+    BodyOp(
+        "device-status",
+        "PUT",
+        "/devices/{id}/status",
+        lambda r: {"status": "Revoked", "version": 1},
+        HISTORY,
+        "device",
+    ),
+    BodyOp(
+        "device-validate",
+        "POST",
+        "/devices/validate",
+        lambda r: {
+            "device_code": r.ids["device"],
+            "sw_version": "TestSwVersion1",
+            "purpose": "AUTH",
+            "as_of": None,
+            "digital_id": {
+                "serial_no": "1801160992",
+                "provider_name": "Test Vendor",
+                "provider_id": r.ids["provider"],
+                "make": "MC01A",
+                "model": "TVSFD",
+                "type": "Fingerprint",
+                "subtype": "Single",
+            },
+        },
+        {},
+    ),
 ]
 
 
@@ -235,7 +302,7 @@ async def test_junk_bodies_get_a_native_error(registry: Registry, op: BodyOp) ->
     await registry.ledger.open()
 
     def build(call: Bridge) -> Callable[[], None]:
-        @fuzz_settings(max_examples=50)
+        @fuzz_settings(max_examples=40)
         @given(
             body=bodies(template),
             ident=ids,
@@ -286,14 +353,28 @@ QUERY_OPS = [
     QueryOp("software", "GET", "/device-software/{id}", (), "software"),
     QueryOp("device-types", "GET", "/device-types", ()),
     QueryOp("whitelist", "GET", "/whitelisted-devices", ("limit", "cursor")),
-    QueryOp("unwhitelist", "DELETE", "/whitelisted-devices/{id}", (), "whitelist",
-            {"whitelisted_devices": -1, "audit_events": 1}),
-    QueryOp("devices", "GET", "/devices",
-            ("status", "purpose", "provider_id", "serial_number", "type_code", "limit", "cursor")),
+    QueryOp(
+        "unwhitelist",
+        "DELETE",
+        "/whitelisted-devices/{id}",
+        (),
+        "whitelist",
+        {"whitelisted_devices": -1, "audit_events": 1},
+    ),
+    QueryOp(
+        "devices",
+        "GET",
+        "/devices",
+        ("status", "purpose", "provider_id", "serial_number", "type_code", "limit", "cursor"),
+    ),
     QueryOp("device", "GET", "/devices/{id}", ("as_of",), "device"),
     QueryOp("device-history", "GET", "/devices/{id}/history", (), "device"),
-    QueryOp("audit", "GET", "/audit",
-            ("entity_type", "entity_id", "by", "since", "until", "before_id", "limit")),
+    QueryOp(
+        "audit",
+        "GET",
+        "/audit",
+        ("entity_type", "entity_id", "by", "since", "until", "before_id", "limit"),
+    ),
     QueryOp("changes", "GET", "/changes", ("after", "limit")),
     QueryOp("jwks", "GET", "/../.well-known/jwks.json", ("tenant",)),
     QueryOp("healthz", "GET", "/../healthz", ()),
@@ -304,8 +385,20 @@ PLAUSIBLE = st.one_of(
     st.integers(-(2**70), 2**70).map(str),
     st.sampled_from(["0", "1", "1000", "1001", "-1", "1.5", "1e3", "", " 5", "٣"]),
     iso_datetimes,
-    st.sampled_from(["Registered", "REVOKED", "retired", "AUTH", "registration", "-1.-1",
-                     "1.2.3", f"{2**62}.0", "9" * 100, "0.0"]),
+    st.sampled_from(
+        [
+            "Registered",
+            "REVOKED",
+            "retired",
+            "AUTH",
+            "registration",
+            "-1.-1",
+            "1.2.3",
+            f"{2**62}.0",
+            "9" * 100,
+            "0.0",
+        ]
+    ),
 )
 
 
@@ -318,11 +411,12 @@ async def test_junk_paths_and_queries_get_a_native_error(registry: Registry, op:
     await registry.ledger.open()
 
     def build(call: Bridge) -> Callable[[], None]:
-        @fuzz_settings(max_examples=40)
+        @fuzz_settings(max_examples=30)
         @given(
             ident=ids,
-            params=st.dictionaries(known | st.text(max_size=6), value | st.lists(value, max_size=2),
-                                   max_size=4),
+            params=st.dictionaries(
+                known | st.text(max_size=6), value | st.lists(value, max_size=2), max_size=4
+            ),
         )
         def prop(ident: str, params: dict[str, Any]) -> None:
             assume(usable_id(ident))
@@ -357,6 +451,89 @@ async def test_native_rejects_junk_without_a_token(client: httpx.AsyncClient) ->
             response = call(client.request(op.method, path, content=body, headers=headers))
             assert not check_native(response, body)
             assert response.status_code in (400, 401, 422), response.text
+
+        return prop
+
+    await run_property(build)
+
+
+# ---------------------------------------------------------------- every other /api/v1 route
+
+
+def normalised(method: str, path: str) -> tuple[str, str]:
+    return method.upper(), re.sub(r"\{[^}]+\}", "{}", path)
+
+
+EXPLICIT = {normalised(op.method, API + op.path) for op in BODY_OPS} | {
+    normalised(op.method, (API + op.path).replace("/api/v1/../", "/")) for op in QUERY_OPS
+}
+
+
+def sample(schema: dict[str, Any], components: dict[str, Any]) -> Any:
+    """A plausible value for an OpenAPI schema: the valid-looking start for mutations."""
+    if "$ref" in schema:
+        return sample(components[schema["$ref"].rsplit("/", 1)[-1]], components)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if schema.get(key):
+            return sample(schema[key][0], components)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        return {k: sample(v, components) for k, v in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [sample(schema.get("items", {}), components)]
+    return {"integer": 1, "number": 1.5, "boolean": True, "null": None}.get(kind, "x")
+
+
+async def test_every_other_api_v1_route_survives_junk(
+    client: httpx.AsyncClient, caller: Caller
+) -> None:
+    """The routes above have tailored tests; any other ``/api/v1`` route (found in the
+    OpenAPI document, so new ones are covered as they appear) gets junk bodies built from
+    its own request schema, junk path ids and queries, with and without a token."""
+    spec = (await client.get("/openapi.json")).json()
+    components = spec.get("components", {}).get("schemas", {})
+    listed = {normalised(m, p) for p, ops in spec["paths"].items() for m in ops}
+    assert EXPLICIT <= listed, f"tailored tests name routes that are gone: {EXPLICIT - listed}"
+    others: dict[tuple[str, str], Any] = {}
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if not path.startswith(API + "/") or normalised(method, path) in EXPLICIT:
+                continue
+            body = op.get("requestBody", {}).get("content", {}).get(JSON, {})
+            template = sample(body["schema"], components) if body else None
+            others[(method.upper(), path)] = template or {"junk": 1}
+    if not others:
+        pytest.skip("every /api/v1 route has a tailored test")
+    strategies = {op: bodies(template) for op, template in others.items()}
+    short_ids = path_ids.filter(lambda s: len(s) <= 500)
+
+    def build(call: Bridge) -> Callable[[], None]:
+        @fuzz_settings(max_examples=80)
+        @given(
+            data=st.data(),
+            op=st.sampled_from(sorted(others)),
+            ident=short_ids,
+            params=st.dictionaries(st.text(max_size=8), query_values, max_size=2),
+            authorised=st.booleans(),
+        )
+        def prop(
+            data: st.DataObject,
+            op: tuple[str, str],
+            ident: str,
+            params: dict[str, Any],
+            authorised: bool,
+        ) -> None:
+            assume(usable_id(ident))
+            body = data.draw(strategies[op])
+            method, path = op
+            path = re.sub(r"\{[^}]+\}", safe_path(ident), path)
+            headers = {"Content-Type": JSON, **(caller.headers if authorised else {})}
+            response = call(
+                client.request(method, path, content=body, params=params, headers=headers)
+            )
+            check_native(response, (op, body, ident, params, authorised))
 
         return prop
 

@@ -159,3 +159,24 @@ async def test_the_lockout_ends(client: httpx.AsyncClient, runtime: Runtime, sto
         assert await _verdict(b, fleet, user, password) == "allow"
         assert await _failures(runtime, fleet, device["id"]) is None
         assert await _verdict(a, fleet, user, password) == "allow"
+
+
+async def test_deleting_a_device_forgets_its_failures(
+    client: httpx.AsyncClient, runtime: Runtime, store: Store
+) -> None:
+    """On SQLite a new device can get the id of the one just deleted; it must not inherit
+    that device's lockout."""
+    fleet = await new_fleet(client, runtime)
+    device = await roma_device(client, fleet)
+    async with node(store, **POLICY) as a:
+        for _ in range(3):
+            assert await _verdict(a, fleet, user_of(device), WRONG) == "deny"
+        assert await _failures(runtime, fleet, device["id"]) is not None
+        response = await client.delete(
+            f"{fleet.roma}/devices/{device['id']}", headers=fleet.roma_headers
+        )
+        assert response.status_code == 204
+        assert await _failures(runtime, fleet, device["id"]) is None
+
+        newer = await roma_device(client, fleet, device_name="newer")
+        assert await _verdict(a, fleet, user_of(newer), password_of(newer)) == "allow"

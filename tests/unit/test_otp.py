@@ -28,9 +28,7 @@ RFC4226_HOTP = [
 # RFC 6238 Appendix B: the reference implementation's per-mode seeds.
 RFC6238_SEEDS = {
     "SHA1": bytes.fromhex("3132333435363738393031323334353637383930"),
-    "SHA256": bytes.fromhex(
-        "3132333435363738393031323334353637383930313233343536373839303132"
-    ),
+    "SHA256": bytes.fromhex("3132333435363738393031323334353637383930313233343536373839303132"),
     "SHA512": bytes.fromhex(
         "3132333435363738393031323334353637383930313233343536373839303132"
         "3334353637383930313233343536373839303132333435363738393031323334"
@@ -104,9 +102,12 @@ def test_matching_step_finds_the_step_of_the_code() -> None:
     assert otp.matching_step(seed, "287922", range(2, 13), 6, "SHA1") == 6
     assert otp.matching_step(seed, "000000", range(0, 10), 6, "SHA1") is None
     step = otp.totp_step(1111111111)
-    assert otp.matching_step(
-        RFC6238_SEEDS["SHA512"], "99943326", range(step - 1, step + 2), 8, "SHA512"
-    ) == step
+    assert (
+        otp.matching_step(
+            RFC6238_SEEDS["SHA512"], "99943326", range(step - 1, step + 2), 8, "SHA512"
+        )
+        == step
+    )
 
 
 def test_key_uri_matches_the_wiki_example() -> None:

@@ -109,7 +109,9 @@ async def _known_subject(rt: Runtime, tenant_id: str, username: str) -> bool:
         return product is not None
 
 
-@router.api_route("/api/v1/auth/rabbitmq/{token}/user", methods=["GET", "POST"])
+@router.api_route(
+    "/api/v1/auth/rabbitmq/{token}/user", methods=["GET", "POST"], include_in_schema=False
+)
 async def rabbit_user(request: Request, token: str) -> Response:
     broker = await _broker(request, token)
     if broker is None:
@@ -122,7 +124,9 @@ async def rabbit_user(request: Request, token: str) -> Response:
     return PlainTextResponse(ALLOW if decision.allowed else DENY)
 
 
-@router.api_route("/api/v1/auth/rabbitmq/{token}/{check}", methods=["GET", "POST"])
+@router.api_route(
+    "/api/v1/auth/rabbitmq/{token}/{check}", methods=["GET", "POST"], include_in_schema=False
+)
 async def rabbit_permission(request: Request, token: str, check: str) -> Response:
     """vhost, resource and topic checks: an authenticated, enabled subject may use them."""
     broker = await _broker(request, token)

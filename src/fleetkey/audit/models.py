@@ -33,6 +33,8 @@ class EntityHistory(Base):
     __table_args__ = (
         Index("ix_entity_history_lookup", "entity_type", "entity_id", "valid_from", "id"),
         Index("ix_entity_history_key", "tenant_id", "entity_type", "lookup_key"),
+        # SQLite reuses the highest id after a delete unless told not to.
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -59,4 +61,6 @@ class AuditEvent(Base):
         Index("ix_audit_events_entity", "tenant_id", "entity_type", "entity_id"),
         Index("ix_audit_events_actor", "tenant_id", "actor"),
         Index("ix_audit_events_time", "tenant_id", "occurred_at"),
+        # SQLite reuses the highest id after a delete unless told not to.
+        {"sqlite_autoincrement": True},
     )

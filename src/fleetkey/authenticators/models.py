@@ -60,4 +60,6 @@ class AuthDevice(VersionedMixin, Base):
             sqlite_where=text("use_device_as_login"),
             postgresql_where=text("use_device_as_login"),
         ),
+        # SQLite reuses the highest id after a delete unless told not to.
+        {"sqlite_autoincrement": True},
     )

@@ -101,6 +101,14 @@ def _check(data: DeviceInput, creating: bool) -> None:
     c.raise_if_any()
 
 
+def _check_number(device_type: int, number: str | None) -> None:
+    """A webhook device's number is the URL fleetkey will POST to: only http(s)."""
+    if device_type == HTTP and number is not None and not re.match(r"^https?://[^\s/]+", number):
+        raise ValidationFailed(
+            [FieldProblem("device_number", "must be an http:// or https:// URL")]
+        )
+
+
 def _needs_number(device_type: int) -> bool:
     return device_type not in (TOTP, MOBILE_APPLICATION)
 
@@ -115,10 +123,12 @@ def masked(device_type: int, number: str | None) -> str | None:
     if device_type == PHONE:
         digits = re.sub(r"\D", "", number)
         prefix = "+" if number.strip().startswith("+") else ""
-        return f"{prefix}{digits[:2]}{'*' * max(len(digits) - 5, 3)}{digits[-3:]}"
+        if len(digits) <= 6:
+            return f"{prefix}***{digits[-2:]}"
+        return f"{prefix}{digits[:2]}{'*' * (len(digits) - 5)}{digits[-3:]}"
     if device_type == HTTP:
-        match = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/]+)", number)
-        return f"{match.group(1)}/***" if match else "***"
+        match = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^/@]*@)?([^/]+)", number)
+        return f"{match.group(1)}{match.group(2)}/***" if match else "***"
     return f"***{number[-4:]}" if len(number) > 4 else "***"
 
 
@@ -140,18 +150,26 @@ def _seal_context(device: AuthDevice) -> str:
     return f"auth-device:{device.tenant_id}:{device.uid}"
 
 
-async def _clear_other_defaults(session: AsyncSession, device: AuthDevice) -> None:
-    await session.execute(
-        update(AuthDevice)
-        .where(
+async def _clear_other_defaults(session: AsyncSession, actor: Actor, device: AuthDevice) -> None:
+    """One default notification device per client: the others stop being it (each change
+    versioned, with history and audit like any other)."""
+    others = await session.scalars(
+        select(AuthDevice).where(
             AuthDevice.tenant_id == device.tenant_id,
             AuthDevice.client_code == device.client_code,
             AuthDevice.id != device.id,
             AuthDevice.default_for_notifications.is_(True),
         )
-        .values(default_for_notifications=False, version=AuthDevice.version + 1)
-        .execution_options(synchronize_session=False)
     )
+    for other in list(others):
+        await update_entity(
+            session,
+            actor,
+            other,
+            {"default_for_notifications": False},
+            utcnow(),
+            action="clear_default",
+        )
 
 
 async def _refuse_login_clash(session: AsyncSession, device: AuthDevice) -> None:
@@ -178,6 +196,7 @@ async def create_device(
     assert data.device_type is not None
     if _needs_number(data.device_type) and not data.device_number:
         raise ValidationFailed([FieldProblem("device_number", "must not be null")])
+    _check_number(data.device_type, data.device_number)
     row = AuthDevice(uid=str(uuid.uuid4()), **data.given())
     row.tenant_id = actor.tenant_id
     row.device_status = row.device_status if row.device_status is not None else ACTIVE
@@ -224,7 +243,7 @@ async def create_device(
     except IntegrityError as exc:
         raise conflict("auth_device.login_taken", "device number is already a login") from exc
     if row.default_for_notifications:
-        await _clear_other_defaults(session, row)
+        await _clear_other_defaults(session, actor, row)
     return row, enrolment
 
 
@@ -256,12 +275,15 @@ async def update_device(
         raise ValidationFailed([FieldProblem("device_type", "cannot change; create a device")])
     if data.private_key is not None:
         raise ValidationFailed([FieldProblem("private_key", "is set only when created")])
+    _check_number(row.device_type, data.device_number)
     for name in ("otp_kind", "otp_algorithm", "otp_digits"):
         changes.pop(name, None)
-    if changes.get("device_status") == ACTIVE and row.device_status == DEACTIVATED:
+    # Any way out of deactivated (to blocked too, then active) would undo it.
+    status = changes.get("device_status", row.device_status)
+    if row.device_status == DEACTIVATED and status != DEACTIVATED:
         raise conflict("auth_device.deactivated", "a deactivated device stays deactivated")
-    if changes.get("device_status") == ACTIVE:
-        changes.update(failures=0, blocked_at=None)
+    if changes.get("device_status") == ACTIVE and row.device_status == BLOCKED:
+        changes.update(failures=0, blocked_at=None)  # an operator unblocks it
     probe_login = changes.get("use_device_as_login", row.use_device_as_login)
     probe_number = changes.get("device_number", row.device_number)
     if probe_login and probe_number:
@@ -279,7 +301,7 @@ async def update_device(
             )
     await update_entity(session, actor, row, changes, utcnow(), expected_version)
     if row.default_for_notifications:
-        await _clear_other_defaults(session, row)
+        await _clear_other_defaults(session, actor, row)
     return row
 
 
@@ -373,7 +395,8 @@ async def verify_code(
             action="unblock",
         )
     digits = row.otp_digits or 6
-    if not code.isdigit() or len(code) != digits:
+    # ASCII digits only: "１２３４５６".isdigit() holds, and compare_digest refuses non-ASCII.
+    if not (code.isascii() and code.isdigit()) or len(code) != digits:
         matched = None
     else:
         seed = vault.open(row.secret_sealed, _seal_context(row))
@@ -391,7 +414,11 @@ async def verify_code(
         # The guard on the counter read means of two concurrent uses exactly one succeeds.
         result = await session.execute(
             update(AuthDevice)
-            .where(AuthDevice.id == row.id, AuthDevice.otp_counter == row.otp_counter)
+            .where(
+                AuthDevice.id == row.id,
+                AuthDevice.otp_counter == row.otp_counter,
+                AuthDevice.device_status == ACTIVE,
+            )
             .values(otp_counter=new_counter, failures=0)
             .execution_options(synchronize_session=False)
         )

@@ -168,6 +168,26 @@ async def deliver(db: Database, vault: Vault, settings: Settings, challenge_id: 
         device = await session.get(AuthDevice, row.device_id) if row is not None else None
     if row is None or device is None or row.delivery_status in (SENT, FAILED):
         return
+    # Claim the attempt first, guarded by the count read: of concurrent passes (the request
+    # and a worker, or two workers) exactly one sends. Only the first attempt (the request's)
+    # or a due one can be claimed; a claimed attempt is not due again for 30 s.
+    now = utcnow()
+    async with db.unit_of_work() as session:
+        claimed = await session.execute(
+            update(Challenge)
+            .where(
+                Challenge.id == row.id,
+                Challenge.delivery_attempts == row.delivery_attempts,
+                Challenge.delivery_status.in_((PENDING, RETRYING)),
+                (Challenge.delivery_attempts == 0) | (Challenge.next_delivery_at <= now),
+            )
+            .values(
+                delivery_attempts=row.delivery_attempts + 1,
+                next_delivery_at=now + timedelta(seconds=30),
+            )
+        )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return
     code, _, nonce = vault.open(row.message_sealed, _context(row.id)).decode().partition("|")
     message = senders.Message(
         row.id, device.device_number or "", code or None, nonce or None, row.client_code, device.uid
@@ -218,6 +238,8 @@ async def due_challenges(db: Database, limit: int = 50) -> list[str]:
             .where(
                 Challenge.delivery_status.in_((PENDING, RETRYING)),
                 Challenge.next_delivery_at <= utcnow(),
+                # A code nobody can use any more is not worth sending.
+                Challenge.expires_at > utcnow(),
             )
             .limit(limit)
         )

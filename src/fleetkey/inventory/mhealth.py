@@ -69,7 +69,11 @@ async def _dispensed(
     subject = await session.get(Subject, (tenant_id, study_id, mode, subject_id[:64]))
     if subject is None or (m_subject_id is not None and subject.m_subject_id != m_subject_id):
         raise _rule("device.invalid_subject", "Invalid subject ID")
-    item = await session.get(InventoryItem, (tenant_id, study_id, mode, inventory_id[:64]))
+    # Locked (PostgreSQL): device actions on one kit run one at a time, so two concurrent
+    # registrations cannot both find "not registered yet".
+    item = await session.get(
+        InventoryItem, (tenant_id, study_id, mode, inventory_id[:64]), with_for_update=True
+    )
     if item is None:
         raise _rule("device.invalid_device", "Invalid device Id")
     if item.dispensed_to is None:
@@ -90,14 +94,19 @@ def _require_settings(study: Study) -> None:
 
 
 async def _live_registration(session: AsyncSession, d: Dispensed) -> MhealthDevice | None:
+    # FOR UPDATE (PostgreSQL; SQLite writers are serialised anyway): wait for a bootstrap
+    # redeeming the pair to commit, so recreate/deregister see its otp_used_at and thing_id
+    # instead of overwriting a stale snapshot (a new pair answering 401, a live credential).
     return await session.scalar(
-        select(MhealthDevice).where(
+        select(MhealthDevice)
+        .where(
             MhealthDevice.tenant_id == d.study.tenant_id,
             MhealthDevice.study_id == d.study.id,
             MhealthDevice.mode == d.subject.mode,
             MhealthDevice.inventory_id == d.item.id,
             MhealthDevice.deregistered_at.is_(None),
         )
+        .with_for_update()
     )
 
 

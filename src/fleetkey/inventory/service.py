@@ -211,10 +211,16 @@ async def dispense(
     session: AsyncSession, actor: Actor, study_id: str, mode: str, subject_id: str, item_id: str
 ) -> InventoryItem:
     await get_study(session, actor.tenant_id, study_id, mode)
-    subject = await session.get(Subject, (actor.tenant_id, study_id, mode, subject_id))
+    # Row locks (PostgreSQL) serialise dispensations per subject and per kit, so the
+    # "already dispensed" and one-D2C-per-subject checks see each other's commits.
+    subject = await session.get(
+        Subject, (actor.tenant_id, study_id, mode, subject_id), with_for_update=True
+    )
     if subject is None:
         raise not_found("subject.not_found", f"subject {subject_id} does not exist")
-    item = await session.get(InventoryItem, (actor.tenant_id, study_id, mode, item_id))
+    item = await session.get(
+        InventoryItem, (actor.tenant_id, study_id, mode, item_id), with_for_update=True
+    )
     if item is None:
         raise not_found("inventory.not_found", f"inventory item {item_id} does not exist")
     if item.dispensed_to is not None:

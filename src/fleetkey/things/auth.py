@@ -161,7 +161,10 @@ class DeviceAuthenticator:
                         await session.flush()
                         row = await session.get(AuthFailures, (tenant_id, subject))
                         assert row is not None
-                    elif row.window_started_at + timedelta(seconds=policy.window_seconds) < now:
+                    elif row.window_started_at + timedelta(seconds=policy.window_seconds) < now or (
+                        row.locked_until is not None and row.locked_until <= now
+                    ):
+                        # A new window, or a served cool-down: count from one again.
                         row.window_started_at, row.failures, row.locked_until = now, 1, None
                     else:
                         # Atomic on every backend, whatever other nodes count meanwhile.

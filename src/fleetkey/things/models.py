@@ -66,6 +66,8 @@ class Product(CredentialColumns, VersionedMixin, Base):
         UniqueConstraint("tenant_id", "instance_id", "name"),
         Index("ix_thing_products_model", "tenant_id", "instance_id", "manufacturer_id", "model"),
         Index("uq_thing_products_user", "tenant_id", "user_name", unique=True),
+        # SQLite reuses the highest id after a delete unless told not to.
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -92,6 +94,8 @@ class Device(CredentialColumns, VersionedMixin, Base):
         Index("uq_thing_devices_client", "tenant_id", "client_id", unique=True),
         Index("uq_thing_devices_user", "tenant_id", "user_name", unique=True),
         Index("ix_thing_devices_product", "product_id"),
+        # SQLite reuses the highest id after a delete unless told not to.
+        {"sqlite_autoincrement": True},
     )
 
 

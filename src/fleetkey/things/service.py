@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
 import time
@@ -10,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetkey.audit.service import create_entity, emit, update_entity
@@ -19,7 +20,16 @@ from fleetkey.credentials.vault import Vault
 from fleetkey.errors import DomainError, FieldProblem, ValidationFailed, conflict, not_found
 from fleetkey.tenants.context import Actor
 from fleetkey.things import credentials
-from fleetkey.things.models import DISABLED, ENABLED, OFFLINE, ONLINE, Device, Instance, Product
+from fleetkey.things.models import (
+    DISABLED,
+    ENABLED,
+    OFFLINE,
+    ONLINE,
+    AuthFailures,
+    Device,
+    Instance,
+    Product,
+)
 from fleetkey.validation import Checks
 
 # ------------------------------------------------------------------ instances
@@ -371,6 +381,12 @@ async def delete_device(
     row = await get_device(session, actor.tenant_id, instance_id, device_id)
     await update_entity(session, actor, row, {"is_active": False}, utcnow(), action="delete")
     await session.delete(row)
+    # SQLite may give the id to the next device: it must not inherit this one's lockout.
+    await session.execute(
+        delete(AuthFailures).where(
+            AuthFailures.tenant_id == actor.tenant_id, AuthFailures.subject == f"device:{row.id}"
+        )
+    )
 
 
 async def delete_devices(
@@ -451,8 +467,15 @@ async def list_devices(
     if f.created_to:
         conditions.append(Device.created_at <= f.created_to)
     if f.tag:
-        # The JSON text of the tag list holds each tag quoted, on SQLite and PostgreSQL alike.
-        conditions.append(cast(Device.tags, String).contains(f'"{f.tag}"', autoescape=True))
+        # The JSON text of the tag list holds each tag as a JSON string: SQLite's with
+        # non-ASCII characters \u-escaped, PostgreSQL's (JSONB) with them as they are.
+        text = cast(Device.tags, String)
+        conditions.append(
+            or_(
+                text.contains(json.dumps(f.tag), autoescape=True),
+                text.contains(json.dumps(f.tag, ensure_ascii=False), autoescape=True),
+            )
+        )
     return await _page(session, Device, conditions, offset, limit)
 
 

@@ -126,6 +126,12 @@ def assert_pair(response: httpx.Response) -> dict[str, str]:
     return pair
 
 
+def wrong_otp(pair: dict[str, str]) -> dict[str, str]:
+    """The pair with a wrong OTP (still 8 characters of the alphabet)."""
+    otp = pair["otp"]
+    return {**pair, "otp": otp[:-1] + ("A" if otp[-1] != "A" else "B")}
+
+
 def basic(access_id: str, otp: str) -> dict[str, str]:
     token = base64.b64encode(f"{access_id}:{otp}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
@@ -201,14 +207,16 @@ class Trial:
             headers=self.caller.headers if headers is None else headers,
         )
 
-    async def register_watch(self, item_id: str = WATCH_1) -> dict[str, str]:
-        """A device-to-cloud kit dispensed to SUBJECT and registered: its first pair."""
-        await self.dispensed(item_id)
-        return assert_pair(
-            await self.register(
-                {"inventoryId": item_id, "mSubjectId": M_SUBJECT, "subjectNumber": SUBJECT_NUMBER}
-            )
+    async def register_watch(
+        self, item_id: str = WATCH_1, subject_id: str = SUBJECT
+    ) -> dict[str, str]:
+        """A device-to-cloud kit dispensed to the subject and registered: its first pair."""
+        await self.dispensed(item_id, subject_id)
+        m_subject, number = (
+            (M_SUBJECT, SUBJECT_NUMBER) if subject_id == SUBJECT else (OTHER_M_SUBJECT, "siteA-2")
         )
+        body = {"inventoryId": item_id, "mSubjectId": m_subject, "subjectNumber": number}
+        return assert_pair(await self.register(body, subject_id))
 
     async def recreate(
         self,

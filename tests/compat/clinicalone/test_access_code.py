@@ -236,9 +236,7 @@ async def test_without_a_token_is_401_in_the_envelope(trial: Trial) -> None:
     assert (await bootstrap(trial.client, pair)).status_code == 200
 
 
-async def test_a_token_without_device_actions_post_is_403(
-    trial: Trial, runtime: Runtime
-) -> None:
+async def test_a_token_without_device_actions_post_is_403(trial: Trial, runtime: Runtime) -> None:
     await trial.register_watch()
     reader = await new_caller(runtime, scopes=["studies:read"], tenant=trial.caller.tenant)
     assert_ors_error(await trial.recreate(headers=reader.headers), 403, FORBIDDEN)

@@ -120,9 +120,7 @@ async def test_unknown_subject(trial: Trial) -> None:
     assert_ors_error(response, 400, INVALID_SUBJECT)
 
 
-@pytest.mark.parametrize(
-    "m_subject", [OTHER_M_SUBJECT, "MSUBJECT-999", None, "", "   "], ids=repr
-)
+@pytest.mark.parametrize("m_subject", [OTHER_M_SUBJECT, "MSUBJECT-999", None, "", "   "], ids=repr)
 async def test_m_subject_id_that_is_not_the_subjects(trial: Trial, m_subject: str | None) -> None:
     await trial.dispensed(WATCH_1)
     body = d2c()

@@ -192,8 +192,13 @@ def registration(
     encode: Any = None,
 ) -> dict[str, Any]:
     """The page's registration request for ``provider_id``, stamped now."""
-    digital_id = {**DIGITAL_ID, "deviceProviderId": provider_id, "serialNo": serial,
-                  "dateTime": now_text(), **(digital or {})}
+    digital_id = {
+        **DIGITAL_ID,
+        "deviceProviderId": provider_id,
+        "serialNo": serial,
+        "dateTime": now_text(),
+        **(digital or {}),
+    }
     device_data = json.loads(json.dumps(DEVICE_DATA))
     device_data["purpose"] = purpose
     device_data["deviceInfo"].update(
@@ -211,7 +216,9 @@ def registration(
     }
 
 
-def validation(code: str, provider_id: str, *, at: str | None = None, **digital: Any) -> dict[str, Any]:
+def validation(
+    code: str, provider_id: str, *, at: str | None = None, **digital: Any
+) -> dict[str, Any]:
     body = json.loads(json.dumps(VALIDATE))
     request = body["request"]
     request["deviceCode"] = code

@@ -55,6 +55,7 @@ BASE = "/v1/masterdata"
 ENVELOPE_KEYS = {"id", "version", "responsetime", "metadata", "response", "errors"}
 JSON = {"Content-Type": "application/json"}
 
+
 def check_envelope(response: httpx.Response, sent: Any) -> bool:
     """Assert MOSIP's failure contract; True when the request succeeded."""
     where = f"request {sent!r:.300}"
@@ -137,24 +138,62 @@ class BodyOp:
 
 
 BODY_OPS = [
-    BodyOp("provider-create", "POST", "/deviceprovider", lambda w: doc.PROVIDER_CREATE,
-           {"device_providers": 1, **CREATES}),
-    BodyOp("provider-update", "PUT", "/deviceprovider",
-           lambda w: doc.with_request(doc.PROVIDER_UPDATE, id=w.provider_id), UPDATES),
-    BodyOp("ftp-create", "POST", "/foundationaltrustprovider", lambda w: doc.FTP_CREATE,
-           {"trust_providers": 1, **CREATES}),
-    BodyOp("ftp-update", "PUT", "/foundationaltrustprovider",
-           lambda w: doc.with_request(doc.FTP_UPDATE, id=w.ftp_id), UPDATES),
-    BodyOp("mds-create", "POST", "/mosipdeviceservice",
-           lambda w: doc.with_request(doc.MDS_CREATE, deviceProviderId=w.provider_id,
-                                      swVersion="v2"), {"device_software": 1, **CREATES}),
-    BodyOp("mds-update", "PUT", "/mosipdeviceservice",
-           lambda w: doc.with_request(doc.MDS_UPDATE, id=w.mds_id,
-                                      deviceProviderId=w.provider_id), UPDATES),
-    BodyOp("validate", "POST", "/deviceprovidermanagement/validate",
-           lambda w: doc.validation(w.device_code, w.provider_id), READS),
-    BodyOp("validate-doc-spelling", "POST", "/masterdata/deviceprovidermanagement/validate",
-           lambda w: doc.validation(w.device_code, w.provider_id, at=doc.now_text()), READS),
+    BodyOp(
+        "provider-create",
+        "POST",
+        "/deviceprovider",
+        lambda w: doc.PROVIDER_CREATE,
+        {"device_providers": 1, **CREATES},
+    ),
+    BodyOp(
+        "provider-update",
+        "PUT",
+        "/deviceprovider",
+        lambda w: doc.with_request(doc.PROVIDER_UPDATE, id=w.provider_id),
+        UPDATES,
+    ),
+    BodyOp(
+        "ftp-create",
+        "POST",
+        "/foundationaltrustprovider",
+        lambda w: doc.FTP_CREATE,
+        {"trust_providers": 1, **CREATES},
+    ),
+    BodyOp(
+        "ftp-update",
+        "PUT",
+        "/foundationaltrustprovider",
+        lambda w: doc.with_request(doc.FTP_UPDATE, id=w.ftp_id),
+        UPDATES,
+    ),
+    BodyOp(
+        "mds-create",
+        "POST",
+        "/mosipdeviceservice",
+        lambda w: doc.with_request(doc.MDS_CREATE, deviceProviderId=w.provider_id, swVersion="v2"),
+        {"device_software": 1, **CREATES},
+    ),
+    BodyOp(
+        "mds-update",
+        "PUT",
+        "/mosipdeviceservice",
+        lambda w: doc.with_request(doc.MDS_UPDATE, id=w.mds_id, deviceProviderId=w.provider_id),
+        UPDATES,
+    ),
+    BodyOp(
+        "validate",
+        "POST",
+        "/deviceprovidermanagement/validate",
+        lambda w: doc.validation(w.device_code, w.provider_id),
+        READS,
+    ),
+    BodyOp(
+        "validate-doc-spelling",
+        "POST",
+        "/masterdata/deviceprovidermanagement/validate",
+        lambda w: doc.validation(w.device_code, w.provider_id, at=doc.now_text()),
+        READS,
+    ),
 ]
 
 
@@ -168,7 +207,7 @@ async def test_junk_bodies_get_a_mosip_error(world: World, op: BodyOp) -> None:
     await world.ledger.open()
 
     def build(call: Bridge) -> Callable[[], None]:
-        @fuzz_settings(max_examples=60)
+        @fuzz_settings(max_examples=50)
         @given(
             body=bodies(template),
             params=st.none() | st.dictionaries(st.text(max_size=8), query_values, max_size=2),
@@ -237,8 +276,10 @@ def device_data_values(w: World) -> st.SearchStrategy[Any]:
     def mutated_valid(draw: st.DrawFn) -> str:
         data = draw(mutated(fresh_device_data(w)))
         info = data.get("deviceInfo")
-        if isinstance(info, dict) and isinstance(info.get("digitalId"), dict) and draw(
-            st.booleans()
+        if (
+            isinstance(info, dict)
+            and isinstance(info.get("digitalId"), dict)
+            and draw(st.booleans())
         ):
             info["digitalId"] = b64(info["digitalId"])
         if isinstance(info, dict) and draw(st.booleans()):
@@ -295,7 +336,7 @@ async def test_junk_device_data_registers_nothing_else(world: World) -> None:
         return encode_json({**envelope, "request": {"deviceData": device_data}})
 
     def build(call: Bridge) -> Callable[[], None]:
-        @fuzz_settings(max_examples=150)
+        @fuzz_settings(max_examples=120)
         @given(
             body=st.one_of(
                 device_data_values(world).map(wrap),
@@ -321,7 +362,7 @@ async def test_deregister_random_codes(world: World) -> None:
     await world.ledger.open()
 
     def build(call: Bridge) -> Callable[[], None]:
-        @fuzz_settings(max_examples=80)
+        @fuzz_settings(max_examples=60)
         @given(code=path_ids | st.just(world.device_code) | st.sampled_from(["", "a/b", "é/"]))
         def prop(code: str) -> None:
             # httpx (like any client) resolves "." and ".." segments before sending, and
@@ -350,7 +391,7 @@ async def test_status_change_random_query(world: World, path: str) -> None:
     statuses = query_values | st.sampled_from(["Revoked", "'REVOKED'", "Registered", "Retired"])
 
     def build(call: Bridge) -> Callable[[], None]:
-        @fuzz_settings(max_examples=70)
+        @fuzz_settings(max_examples=60)
         @given(
             params=st.fixed_dictionaries(
                 {},

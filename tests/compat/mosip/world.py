@@ -27,7 +27,9 @@ class World:
         return response.json()
 
     async def put(self, path: str, body: Any = None, params: Any = None) -> dict[str, Any]:
-        response = await self.client.put(BASE + path, json=body, params=params, headers=self.headers)
+        response = await self.client.put(
+            BASE + path, json=body, params=params, headers=self.headers
+        )
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -449,3 +449,27 @@ async def test_devices_count(roma: Roma) -> None:
         sdk.ListDevicesInProductRequest(instance_id=roma.instance, product_id=normal.id),
     )
     assert summary.summary == 4
+
+
+async def test_tag_filter_with_any_characters(roma: Roma) -> None:
+    """Tags are matched whole, whatever they hold: non-ASCII (SQLite keeps it escaped in the
+    JSON text, PostgreSQL does not), quotes, commas and LIKE wildcards."""
+    product = await roma.product()
+    a = await roma.device(product.id, tags=["温度", "café"])
+    b = await roma.device(product.id, tags=['say "hi"', "a,b"])
+    c = await roma.device(product.id, tags=["50%", "x_y"])
+    cases = {
+        "温度": [a.id],
+        "café": [a.id],
+        "cafe": [],
+        'say "hi"': [b.id],
+        "a,b": [b.id],
+        "a": [],
+        "50%": [c.id],
+        "5%": [],
+        "x_y": [c.id],
+        "x%y": [],
+        "xay": [],
+    }
+    for tag, expected in cases.items():
+        assert _ids(await _list(roma, tag=tag)) == expected, tag

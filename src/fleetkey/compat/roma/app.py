@@ -28,11 +28,13 @@ from fleetkey.tenants import scopes
 from fleetkey.tenants.context import Actor
 from fleetkey.things import service as things
 from fleetkey.things.models import Product
+from fleetkey.validation import holds_unstorable_text, unstorable
 
 log = logging.getLogger("fleetkey.roma")
 
 MAX_BODY = 1_000_000
 MAX_LIMIT = 999
+UNSTORABLE = "must not hold a NUL character or an unpaired surrogate"
 CODES = {
     "validation.invalid": (400, "ROMA.00110001"),
     "validation.format": (400, "ROMA.00110001"),
@@ -128,7 +130,21 @@ def _parse_body(raw: bytes) -> Body:
         return Body({})
     if not isinstance(data, dict):
         raise ValidationFailed([FieldProblem("body", "must be a JSON object")])
+    if holds_unstorable_text(data):  # PostgreSQL refuses NUL: a 400 here, not a 500 there
+        raise ValidationFailed([FieldProblem("body", UNSTORABLE)])
     return Body(data)
+
+
+def _digits(raw: str) -> bool:
+    """ASCII digits only: "²".isdigit() holds, but int("²") fails."""
+    return raw.isascii() and raw.isdigit()
+
+
+def _check_params(request: Request) -> None:
+    """Path and query values are compared in SQL: refuse text no store can hold (NUL)."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if unstorable(value):
+            raise ValidationFailed([FieldProblem(name, UNSTORABLE)])
 
 
 @dataclass
@@ -143,7 +159,7 @@ class Call:
         raw = self.request.query_params.get(name)
         if raw is None or raw == "":
             return default
-        if not raw.isdigit() or int(raw) > high:
+        if not _digits(raw) or int(raw) > high:
             raise ValidationFailed([FieldProblem(name, f"must be an integer from 0 to {high}")])
         return int(raw)
 
@@ -205,6 +221,7 @@ def create_roma_app(rt: Runtime) -> FastAPI:
             )
         actor = actor_for(principal, request)
         try:
+            _check_params(request)
             body = _parse_body(raw)
             async with rt.db.unit_of_work(write=write) as session:
                 await things.get_instance(session, actor.tenant_id, instance)
@@ -253,6 +270,7 @@ def create_roma_app(rt: Runtime) -> FastAPI:
         async def handle(c: Call) -> Any:
             offset, limit = c.page()
             product_id = c.query_text("id")
+            known_id = product_id is not None and _digits(product_id) and len(product_id) <= 18
             filters = things.ProductFilter(
                 name=c.query_text("name"),
                 manufacturer_id=c.query_text("manufacturer_id"),
@@ -262,11 +280,11 @@ def create_roma_app(rt: Runtime) -> FastAPI:
                 product_type=c.query_int("product_type"),
                 protocol_type=c.query_int("protocol_type"),
                 app_id=c.query_text("app_id"),
-                product_id=int(product_id) if product_id and product_id.isdigit() else None,
+                product_id=int(product_id) if product_id and known_id else None,
                 created_from=c.query_time("created_date_start"),
                 created_to=c.query_time("created_date_end"),
             )
-            if product_id and not product_id.isdigit():
+            if product_id and not known_id:
                 return {"total": 0, "size": 0, "items": []}
             total, rows = await things.list_products(
                 c.session, c.actor.tenant_id, c.instance_id, filters, offset, limit
@@ -276,7 +294,7 @@ def create_roma_app(rt: Runtime) -> FastAPI:
         return await run(request, project, instance, scopes.THINGS_READ, handle, write=False)
 
     def product_id_of(raw: str) -> int:
-        if not raw.isdigit() or len(raw) > 18:
+        if not _digits(raw) or len(raw) > 18:
             raise ValidationFailed([FieldProblem("product_id", "must be an integer")])
         return int(raw)
 
@@ -375,7 +393,7 @@ def create_roma_app(rt: Runtime) -> FastAPI:
         return views.device(device, product, addresses, shown)
 
     def device_id_of(raw: str) -> int:
-        if not raw.isdigit() or len(raw) > 18:
+        if not _digits(raw) or len(raw) > 18:
             raise ValidationFailed([FieldProblem("device_id", "must be an integer")])
         return int(raw)
 
@@ -420,7 +438,7 @@ def create_roma_app(rt: Runtime) -> FastAPI:
             statuses = []
             for part in (online or "").split(","):
                 if part.strip():
-                    if not part.strip().isdigit():
+                    if not _digits(part.strip()):
                         raise ValidationFailed([FieldProblem("online_status", "0, 1 or 2")])
                     statuses.append(int(part))
             filters = things.DeviceFilter(

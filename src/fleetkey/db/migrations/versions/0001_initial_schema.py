@@ -43,6 +43,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index("ix_audit_events_actor", ["tenant_id", "actor"], unique=False)
@@ -72,6 +73,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entity_history")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("entity_history", schema=None) as batch_op:
         batch_op.create_index(

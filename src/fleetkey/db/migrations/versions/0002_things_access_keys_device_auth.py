@@ -118,6 +118,7 @@ def upgrade() -> None:
             "name",
             name=op.f("uq_thing_products_tenant_id_instance_id_name"),
         ),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("thing_products", schema=None) as batch_op:
         batch_op.create_index(
@@ -171,6 +172,7 @@ def upgrade() -> None:
             ["tenant_id"], ["tenants.id"], name=op.f("fk_thing_devices_tenant_id_tenants")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_thing_devices")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("thing_devices", schema=None) as batch_op:
         batch_op.create_index(

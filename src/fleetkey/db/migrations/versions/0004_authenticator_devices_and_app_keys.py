@@ -78,6 +78,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_devices")),
         sa.UniqueConstraint("uid", name=op.f("uq_auth_devices_uid")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("auth_devices", schema=None) as batch_op:
         batch_op.create_index("ix_auth_devices_client", ["tenant_id", "client_code"], unique=False)
