@@ -28,6 +28,7 @@ from fleetkey.config import Settings
 from fleetkey.db.migrate import upgrade
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import service as tenants
+from tests import secret_watch  # noqa: F401  (must wrap before any test module imports)
 
 PG_ADMIN_DSN = os.environ.get(
     "FLEETKEY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -97,15 +97,15 @@ async def update_entity(
             {"current": entity.version},
         )
     before = entity.snapshot()
+    # Named now: after a failed flush the entity's attributes are expired and unreadable.
+    label = f"{entity.ENTITY_TYPE} {entity.entity_key}"
     for key, value in changes.items():
         setattr(entity, key, value)
     entity.updated_by, entity.updated_at = actor.name, at
     try:
         await session.flush()
     except StaleDataError as exc:
-        raise DomainError(
-            "version.conflict", f"{entity.ENTITY_TYPE} {entity.entity_key} changed meanwhile", 409
-        ) from exc
+        raise DomainError("version.conflict", f"{label} changed meanwhile", 409) from exc
     await record_change(session, actor, action, entity, before, at)
 
 
