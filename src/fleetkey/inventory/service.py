@@ -28,7 +28,7 @@ SIMPLE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def _check_id(field: str, value: str, pattern: re.Pattern[str] = SIMPLE_ID) -> None:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         message = (
             "must be 32 upper-case hexadecimal characters"
             if pattern is STUDY_ID

@@ -215,7 +215,7 @@ async def list_products(
         if value is not None:
             conditions.append(column == value)
     if f.name:
-        conditions.append(Product.name.contains(f.name, autoescape=True))
+        conditions.append(Product.name.icontains(f.name, autoescape=True))
     if f.created_from:
         conditions.append(Product.created_at >= f.created_from)
     if f.created_to:
@@ -448,7 +448,7 @@ async def list_devices(
         if value is not None:
             conditions.append(column == value)
     if f.device_name:
-        conditions.append(Device.device_name.contains(f.device_name, autoescape=True))
+        conditions.append(Device.device_name.icontains(f.device_name, autoescape=True))
     if f.online_status:
         conditions.append(Device.online_status.in_(f.online_status))
     if f.node_type not in (None, 0):
@@ -458,7 +458,7 @@ async def list_devices(
             Device.product_id.in_(
                 select(Product.id).where(
                     Product.tenant_id == tenant_id,
-                    Product.name.contains(f.product_name, autoescape=True),
+                    Product.name.icontains(f.product_name, autoescape=True),
                 )
             )
         )

@@ -174,7 +174,9 @@ class Call:
         return None if millis is None else datetime.fromtimestamp(millis / 1000, UTC)
 
     def page(self) -> tuple[int, int]:
-        limit = self.query_int("limit", 10, MAX_LIMIT) or 10
+        limit = self.query_int("limit", 10, MAX_LIMIT)
+        if not limit:
+            raise ValidationFailed([FieldProblem("limit", f"must be from 1 to {MAX_LIMIT}")])
         return self.query_int("offset", 0) or 0, limit
 
 
