@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fleetkey.api.deps import read_session, require, runtime, write_session
+from fleetkey.api.deps import read_session, readable_params, require, runtime, write_session
 from fleetkey.channels import service as challenges
 from fleetkey.channels.models import Challenge
 from fleetkey.clock import iso_millis
@@ -17,7 +17,7 @@ from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes
 from fleetkey.tenants.context import Actor
 
-router = APIRouter(prefix="/api/v1", tags=["challenges"])
+router = APIRouter(prefix="/api/v1", tags=["challenges"], dependencies=[Depends(readable_params)])
 sender = Depends(require(scopes.OTP_VERIFY))
 reading = Depends(read_session, scope="function")
 writing = Depends(write_session, scope="function")

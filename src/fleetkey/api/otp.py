@@ -6,13 +6,15 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fleetkey.api.deps import require, runtime, write_session
+from fleetkey.api.deps import readable_params, require, runtime, write_session
 from fleetkey.authenticators import service as authenticators
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes
 from fleetkey.tenants.context import Actor
 
-router = APIRouter(prefix="/api/v1/otp", tags=["device side"])
+router = APIRouter(
+    prefix="/api/v1/otp", tags=["device side"], dependencies=[Depends(readable_params)]
+)
 verifier = Depends(require(scopes.OTP_VERIFY))
 
 

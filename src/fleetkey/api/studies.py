@@ -8,13 +8,15 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fleetkey.api.deps import read_session, require, write_session
+from fleetkey.api.deps import read_session, readable_params, require, write_session
 from fleetkey.clock import iso_millis
 from fleetkey.inventory import service as inventory
 from fleetkey.tenants import scopes
 from fleetkey.tenants.context import Actor
 
-router = APIRouter(prefix="/api/v1/studies", tags=["studies"])
+router = APIRouter(
+    prefix="/api/v1/studies", tags=["studies"], dependencies=[Depends(readable_params)]
+)
 reader = Depends(require(scopes.STUDIES_READ))
 writer = Depends(require(scopes.STUDIES_WRITE))
 reading = Depends(read_session, scope="function")

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fleetkey.api.deps import read_session, require, runtime, write_session
+from fleetkey.api.deps import read_session, readable_params, require, runtime, write_session
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes
 from fleetkey.tenants.context import Actor
 from fleetkey.things import service as things
 
-router = APIRouter(prefix="/api/v1", tags=["things"])
+router = APIRouter(prefix="/api/v1", tags=["things"], dependencies=[Depends(readable_params)])
 reader = Depends(require(scopes.THINGS_READ))
 writer = Depends(require(scopes.THINGS_WRITE))
 reading = Depends(read_session, scope="function")

@@ -3,12 +3,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fleetkey.db.repository import owned, page
 from fleetkey.devices.models import RETIRED, RegisteredDevice, WhitelistedDevice
 
 
 async def device(session: AsyncSession, tenant_id: str, code: str) -> RegisteredDevice | None:
-    row = await session.get(RegisteredDevice, code)
-    return row if row is not None and row.tenant_id == tenant_id else None
+    return await owned(session, RegisteredDevice, tenant_id, code)
 
 
 async def live_device_with_serial(
@@ -66,14 +66,10 @@ async def whitelisted(
 async def whitelist_entry(
     session: AsyncSession, tenant_id: str, entry_id: str
 ) -> WhitelistedDevice | None:
-    row = await session.get(WhitelistedDevice, entry_id)
-    return row if row is not None and row.tenant_id == tenant_id else None
+    return await owned(session, WhitelistedDevice, tenant_id, entry_id)
 
 
 async def list_whitelist(
     session: AsyncSession, tenant_id: str, after: str | None, limit: int
 ) -> list[WhitelistedDevice]:
-    stmt = select(WhitelistedDevice).where(WhitelistedDevice.tenant_id == tenant_id)
-    if after:
-        stmt = stmt.where(WhitelistedDevice.serial_number > after)
-    return list(await session.scalars(stmt.order_by(WhitelistedDevice.serial_number).limit(limit)))
+    return await page(session, WhitelistedDevice, tenant_id, after, limit, "serial_number")

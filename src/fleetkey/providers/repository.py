@@ -3,14 +3,14 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fleetkey.db.repository import owned, page
 from fleetkey.providers.models import DeviceProvider, DeviceSoftware, TrustProvider
 
 
 async def provider(
     session: AsyncSession, tenant_id: str, provider_id: str
 ) -> DeviceProvider | None:
-    row = await session.get(DeviceProvider, provider_id)
-    return row if row is not None and row.tenant_id == tenant_id else None
+    return await owned(session, DeviceProvider, tenant_id, provider_id)
 
 
 async def active_provider_named(
@@ -30,17 +30,13 @@ async def active_provider_named(
 async def list_providers(
     session: AsyncSession, tenant_id: str, after: str | None, limit: int
 ) -> list[DeviceProvider]:
-    stmt = select(DeviceProvider).where(DeviceProvider.tenant_id == tenant_id)
-    if after:
-        stmt = stmt.where(DeviceProvider.id > after)
-    return list(await session.scalars(stmt.order_by(DeviceProvider.id).limit(limit)))
+    return await page(session, DeviceProvider, tenant_id, after, limit)
 
 
 async def trust_provider(
     session: AsyncSession, tenant_id: str, provider_id: str
 ) -> TrustProvider | None:
-    row = await session.get(TrustProvider, provider_id)
-    return row if row is not None and row.tenant_id == tenant_id else None
+    return await owned(session, TrustProvider, tenant_id, provider_id)
 
 
 async def trust_provider_like(
@@ -69,17 +65,13 @@ async def trust_provider_like(
 async def list_trust_providers(
     session: AsyncSession, tenant_id: str, after: str | None, limit: int
 ) -> list[TrustProvider]:
-    stmt = select(TrustProvider).where(TrustProvider.tenant_id == tenant_id)
-    if after:
-        stmt = stmt.where(TrustProvider.id > after)
-    return list(await session.scalars(stmt.order_by(TrustProvider.id).limit(limit)))
+    return await page(session, TrustProvider, tenant_id, after, limit)
 
 
 async def software(
     session: AsyncSession, tenant_id: str, software_id: str
 ) -> DeviceSoftware | None:
-    row = await session.get(DeviceSoftware, software_id)
-    return row if row is not None and row.tenant_id == tenant_id else None
+    return await owned(session, DeviceSoftware, tenant_id, software_id)
 
 
 RELEASE_KEY = ("sw_version", "provider_id", "type_code", "subtype_code", "make", "model")
@@ -139,7 +131,4 @@ async def matching_active_software(
 async def list_software(
     session: AsyncSession, tenant_id: str, after: str | None, limit: int
 ) -> list[DeviceSoftware]:
-    stmt = select(DeviceSoftware).where(DeviceSoftware.tenant_id == tenant_id)
-    if after:
-        stmt = stmt.where(DeviceSoftware.id > after)
-    return list(await session.scalars(stmt.order_by(DeviceSoftware.id).limit(limit)))
+    return await page(session, DeviceSoftware, tenant_id, after, limit)

@@ -28,8 +28,14 @@ from fleetkey.credentials.passwords import PasswordChecker, StoredSecret
 from fleetkey.db.session import Database
 from fleetkey.tenants.context import Actor
 from fleetkey.things.models import DISABLED, AuthFailures, Device, Product
+from fleetkey.validation import unstorable
 
 MAX_FIELD = 256
+
+
+def _loggable(value: str) -> str:
+    """What of a presented value may go into the audit log (no store refuses it)."""
+    return "<unreadable>" if unstorable(value) else value[:MAX_FIELD]
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,10 @@ class DeviceAuthenticator:
 
     async def check(self, actor: Actor, attempt: Attempt) -> Decision:
         if (
-            not attempt.username
+            any(
+                unstorable(v) for v in (attempt.username, attempt.password, attempt.client_id or "")
+            )
+            or not attempt.username
             or not attempt.password
             or max(len(attempt.username), len(attempt.password), len(attempt.client_id or ""))
             > MAX_FIELD
@@ -134,8 +143,8 @@ class DeviceAuthenticator:
                 str(device_id) if device_id is not None else "",
                 {
                     "reason": reason,
-                    "username": attempt.username[:MAX_FIELD],
-                    "client_id": (attempt.client_id or "")[:MAX_FIELD],
+                    "username": _loggable(attempt.username),
+                    "client_id": _loggable(attempt.client_id or ""),
                 },
                 utcnow(),
             )
