@@ -70,7 +70,9 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
 
 
 def database_backends(database: str) -> list[int]:
-    """PostgreSQL backend processes serving ``database`` (their title names it)."""
+    """PostgreSQL processes working for ``database``: its backends (their title names it)
+    and the server's own background processes (WAL writer, checkpointer, autovacuum...);
+    not the backends of other databases, which belong to other work on the machine."""
     found = []
     needle = f" {database} ".encode()
     for entry in os.listdir("/proc"):
@@ -79,9 +81,14 @@ def database_backends(database: str) -> list[int]:
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as handle:
                 title = handle.read()
+            with open(f"/proc/{entry}/comm", "rb") as handle:
+                comm = handle.read().strip()
         except OSError:
             continue
-        if title.startswith(b"postgres: ") and needle in title:
+        if comm != b"postgres":
+            continue
+        backend = b"(" in title or b"[local]" in title
+        if needle in title or not backend:
             found.append(int(entry))
     return found
 

@@ -107,6 +107,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=30.0,
         help="seconds to wait for other work to leave the machine before each measurement",
     )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="measure a run again (up to this many times) when other work disturbed it",
+    )
     p.add_argument("--pg-dsn", default=backends.DEFAULT_PG_DSN, help="PostgreSQL admin DSN")
     p.add_argument("--keep", action="store_true", help="keep the stores (for inspection)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -241,14 +247,27 @@ class Bench:
     def signing(self) -> None:
         n = self.args.workers
         log(f"bare RS256 signing: {n} processes for {self.args.sign_seconds:g}s")
-        quiet = wait_for_quiet(log, max_wait_s=self.args.quiet_wait)
-        result = signing.bare_signing_rate(n, self.args.sign_seconds)
-        each = ", ".join(f"{r:,.0f}" for r in result.per_process)
-        log(f"  {result.per_s:,.0f} signatures/s (per process: {each})")
-        self.sign_rate = result.per_s
-        self.report.raw["signing"] = result.as_dict() | {"quiet_before": quiet}
+        best: signing.SigningResult | None = None
+        for _ in range(self.args.retries + 1):
+            quiet = wait_for_quiet(log, max_wait_s=self.args.quiet_wait)
+            result = signing.bare_signing_rate(n, self.args.sign_seconds)
+            each = ", ".join(f"{r:,.0f}" for r in result.per_process)
+            note = ""
+            if result.foreign_cores > scenarios.FOREIGN_WARN_CORES:
+                note = " (WARNING: other work on the machine disturbed this run)"
+            log(
+                f"  {result.per_s:,.0f} signatures/s (per process: {each}); "
+                f"other {result.foreign_cores:.2f} cores{note}"
+            )
+            if best is None or result.foreign_cores < best.foreign_cores:
+                best = result
+            if result.foreign_cores <= scenarios.FOREIGN_WARN_CORES:
+                break
+        assert best is not None
+        self.sign_rate = best.per_s
+        self.report.raw["signing"] = best.as_dict() | {"quiet_before": quiet}
         self.report.rows.append(
-            Row("bare RS256 signing", "-", f"{result.per_s:,.0f} sig/s", "-", None, "-", "info")
+            Row("bare RS256 signing", "-", f"{best.per_s:,.0f} sig/s", "-", None, "-", "info")
         )
 
     # ---------------------------------------------------------------- fleetkey
@@ -453,7 +472,8 @@ def _terminate(signum: int, _frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    scenarios.QUIET_WAIT_S = args.quiet_wait
+    scenarios.CONDITIONS.quiet_wait_s = args.quiet_wait
+    scenarios.CONDITIONS.retries = args.retries
     if wrk.wrk_path() is None:
         print(wrk.INSTALL_HINT, file=sys.stderr)
         return 2

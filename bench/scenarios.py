@@ -20,7 +20,17 @@ from bench.seed import World, check_validates
 
 Log = Callable[[str], None]
 FOREIGN_WARN_CORES = 0.25
-QUIET_WAIT_S = 30.0  # bench.run sets it from --quiet-wait
+
+
+@dataclass
+class Conditions:
+    """How hard to try for undisturbed runs on a shared machine (set by bench.run)."""
+
+    quiet_wait_s: float = 30.0  # wait this long for other work to leave before a run
+    retries: int = 2  # measure again (this many times) when other work disturbed a run
+
+
+CONDITIONS = Conditions()
 
 
 def write_bodies(path: Path, bodies: list[dict[str, Any]]) -> Path:
@@ -38,13 +48,26 @@ def measured(
     log: Log,
     label: str,
 ) -> wrk.WrkResult:
-    """Wait for a quiet machine, a short warm-up run (discarded), then the measured run."""
-    quiet = wait_for_quiet(log, max_wait_s=QUIET_WAIT_S)
-    if warmup_s > 0:
-        wrk.run(server, path, bodies, token, wrk.Load(load.threads, load.connections, warmup_s))
-    result = wrk.run(server, path, bodies, token, load, quiet_before=quiet)
-    log(f"  {label}: {describe(result)}")
-    return result
+    """Wait for a quiet machine, a short warm-up run (discarded), then the measured run.
+
+    A run that other work on the machine disturbed is measured again (``CONDITIONS``);
+    the least disturbed attempt is kept, whatever its figures.
+    """
+    best: wrk.WrkResult | None = None
+    for attempt in range(1, CONDITIONS.retries + 2):
+        quiet = wait_for_quiet(log, max_wait_s=CONDITIONS.quiet_wait_s)
+        if warmup_s > 0:
+            warm = wrk.Load(load.threads, load.connections, warmup_s)
+            wrk.run(server, path, bodies, token, warm)
+        result = wrk.run(server, path, bodies, token, load, quiet_before=quiet)
+        result.attempt = attempt
+        log(f"  {label}: {describe(result)}")
+        if best is None or result.foreign_cores < best.foreign_cores:
+            best = result
+        if result.foreign_cores <= FOREIGN_WARN_CORES:
+            break
+    assert best is not None
+    return best
 
 
 def describe(r: wrk.WrkResult) -> str:
@@ -131,26 +154,42 @@ def register(
     The pool holds more bodies than even the bare signing rate could use, so none is
     replayed (``wrapped`` stays 0): a replayed body would be a duplicate serial.
     """
-    quiet = wait_for_quiet(log, max_wait_s=QUIET_WAIT_S)
-    warm = wrk.Load(load.threads, load.connections, warmup_s)
-    if warmup_s > 0:
-        pool = int(max_rate * warmup_s * 1.2) + 500
+    best: RegisterResult | None = None
+    for attempt in range(1, CONDITIONS.retries + 2):
+        quiet = wait_for_quiet(log, max_wait_s=CONDITIONS.quiet_wait_s)
+        if warmup_s > 0:
+            warm = wrk.Load(load.threads, load.connections, warmup_s)
+            pool = int(max_rate * warmup_s * 1.2) + 500
+            path = registration_pool(
+                work_dir / "register-warmup.jsonl",
+                world.provider_id,
+                pool,
+                f"WARM{attempt}-",
+                mosip.now_millis(),
+            )
+            wrk.run(server, mosip.REGISTER_PATH, path, token, warm, mode="once")
+        pool = int(max_rate * load.seconds * 1.2) + 500
         path = registration_pool(
-            work_dir / "register-warmup.jsonl", world.provider_id, pool, "WARM", mosip.now_millis()
+            work_dir / "register-bodies.jsonl",
+            world.provider_id,
+            pool,
+            f"REG{attempt}-",
+            mosip.now_millis(),
         )
-        wrk.run(server, mosip.REGISTER_PATH, path, token, warm, mode="once")
-    pool = int(max_rate * load.seconds * 1.2) + 500
-    path = registration_pool(
-        work_dir / "register-bodies.jsonl", world.provider_id, pool, "REG", mosip.now_millis()
-    )
-    before = settled_count(store)
-    result = wrk.run(server, mosip.REGISTER_PATH, path, token, load, "once", quiet)
-    after = settled_count(store)
-    log(
-        f"  register: {describe(result)}; {result.wrapped} pool wraps; "
-        f"{after - before} devices stored"
-    )
-    return RegisterResult(result, pool, before, after)
+        before = settled_count(store)
+        result = wrk.run(server, mosip.REGISTER_PATH, path, token, load, "once", quiet)
+        result.attempt = attempt
+        after = settled_count(store)
+        log(
+            f"  register: {describe(result)}; {result.wrapped} pool wraps; "
+            f"{after - before} devices stored"
+        )
+        if best is None or result.foreign_cores < best.wrk.foreign_cores:
+            best = RegisterResult(result, pool, before, after)
+        if result.foreign_cores <= FOREIGN_WARN_CORES:
+            break
+    assert best is not None
+    return best
 
 
 def settled_count(store: Store, timeout_s: float = 60.0) -> int:

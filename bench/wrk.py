@@ -56,10 +56,11 @@ class WrkResult:
     # CPU used while wrk ran, in cores (CPU-seconds per wall second); 2.0 = both cores.
     client_cores: float  # wrk
     server_cores: float  # uvicorn supervisor and workers
-    db_cores: float  # this run's PostgreSQL backends (0 on SQLite: it runs in the workers)
+    db_cores: float  # PostgreSQL for this run (0 on SQLite: it runs inside the workers)
     machine_cores: float  # everything
     foreign_cores: float  # what none of the above used: other work on the machine
     quiet_before: float  # cores busy just before the run (see procs.wait_for_quiet)
+    attempt: int = 1  # which attempt this was (a disturbed run is measured again)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -21,6 +21,10 @@ def _make_engine(url: str) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if url.startswith("postgresql"):
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=False)
+    if url.startswith("sqlite"):
+        # Every unit of work ends in COMMIT or ROLLBACK already; the pool's own rollback on
+        # return would be one more trip to the driver thread per request.
+        kwargs.update(pool_reset_on_return=None)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetkey.db.repository import owned, page
 from fleetkey.devices.models import RETIRED, RegisteredDevice, WhitelistedDevice
+from fleetkey.providers.models import DeviceProvider, DeviceSoftware, DeviceType
 
 
 async def device(session: AsyncSession, tenant_id: str, code: str) -> RegisteredDevice | None:
@@ -73,3 +76,62 @@ async def list_whitelist(
     session: AsyncSession, tenant_id: str, after: str | None, limit: int
 ) -> list[WhitelistedDevice]:
     return await page(session, WhitelistedDevice, tenant_id, after, limit, "serial_number")
+
+
+async def live_validation_row(
+    session: AsyncSession,
+    tenant_id: str,
+    code: str,
+    provider_id: str,
+    sw_version: str,
+    claimed_type: str,
+) -> dict[str, Any] | None:
+    """Everything a live validation needs, in one indexed round trip (a hot path).
+
+    The device, whether the claimed provider is active, whether an active release of
+    ``sw_version`` exists at all and whether one matches the device, and the canonical
+    spelling of the claimed type.
+    """
+    d, p, s = RegisteredDevice, DeviceProvider, DeviceSoftware
+    version = and_(s.tenant_id == tenant_id, s.sw_version == sw_version, s.is_active.is_(True))
+    software_matches = exists().where(
+        version,
+        s.provider_id == d.provider_id,
+        s.type_code == d.type_code,
+        s.subtype_code == d.subtype_code,
+        s.make == func.coalesce(d.make, ""),
+        s.model == func.coalesce(d.model, ""),
+    )
+    canonical = (
+        select(func.coalesce(DeviceType.alias_of, DeviceType.code))
+        .where(
+            DeviceType.tenant_id == tenant_id,
+            DeviceType.code == claimed_type,
+            DeviceType.is_active.is_(True),
+        )
+        .scalar_subquery()
+    )
+    stmt = (
+        select(
+            d.code,
+            d.is_active,
+            d.purpose,
+            d.status,
+            d.provider_id,
+            d.provider_name,
+            d.serial_number,
+            d.type_code,
+            d.subtype_code,
+            d.make,
+            d.model,
+            p.is_active.label("provider_active"),
+            software_matches.label("software_matches"),
+            exists().where(version).label("version_known"),
+            canonical.label("claimed_canonical_type"),
+        )
+        .select_from(d)
+        .outerjoin(p, and_(p.id == provider_id, p.tenant_id == tenant_id))
+        .where(d.code == code, d.tenant_id == tenant_id)
+    )
+    row = (await session.execute(stmt)).mappings().first()
+    return dict(row) if row is not None else None

@@ -17,7 +17,6 @@ from fleetkey.devices import repository as repo
 from fleetkey.devices.models import REGISTERED, RegisteredDevice
 from fleetkey.errors import DomainError, FieldProblem, not_found
 from fleetkey.providers import catalog
-from fleetkey.providers import repository as providers
 from fleetkey.providers.models import DeviceProvider, DeviceSoftware
 from fleetkey.tenants.context import Actor
 
@@ -67,37 +66,25 @@ def _purpose_matches(device_purpose: str, wanted: str | None) -> bool:
 
 
 async def _validate_live(session: AsyncSession, tenant: str, q: ValidationQuery) -> None:
-    device = await repo.device(session, tenant, q.device_code)
-    if device is None or not device.is_active or not _purpose_matches(device.purpose, q.purpose):
+    row = await repo.live_validation_row(
+        session, tenant, q.device_code, q.provider_id, q.sw_version, q.type
+    )
+    if row is None or not row["is_active"] or not _purpose_matches(row["purpose"], q.purpose):
         raise not_found("validate.device_not_found", "Device is marked Inactive or not found")
-    if device.status != REGISTERED:
+    if row["status"] != REGISTERED:
         raise _fail("validate.device_not_registered", "Device is revoked/retired")
-    provider = await providers.provider(session, tenant, q.provider_id)
-    if provider is None or not provider.is_active:
+    if not row["provider_active"]:
         raise not_found(
             "validate.provider_inactive", "Device Provider is marked Inactive or not found"
         )
-    matching = await providers.matching_active_software(
-        session,
-        tenant,
-        q.sw_version,
-        device.provider_id,
-        device.type_code,
-        device.subtype_code,
-        device.make or "",
-        device.model or "",
-    )
-    # A match implies the version exists; only a miss needs the count to pick the reason.
-    if matching is None and not await providers.active_software_count(
-        session, tenant, q.sw_version
-    ):
+    if not row["version_known"]:
         raise not_found("validate.software_version_unknown", "deviceServiceVersion not found")
-    if matching is None:
+    if not row["software_matches"]:
         raise _fail(
             "validate.software_mismatch",
             "Software version does not match against the Device Details",
         )
-    await _compare(session, tenant, device.snapshot(), q)
+    _compare(row, q, row["claimed_canonical_type"])
 
 
 async def _validate_as_of(
@@ -129,17 +116,14 @@ async def _validate_as_of(
             "validate.software_mismatch",
             "Software version does not match against the Device Details",
         )
-    await _compare(session, tenant, device, q)
+    _compare(device, q, await catalog.canonical_type(session, tenant, q.type))
 
 
-async def _compare(
-    session: AsyncSession, tenant: str, device: dict[str, Any], q: ValidationQuery
-) -> None:
+def _compare(device: dict[str, Any], q: ValidationQuery, claimed_canonical: str | None) -> None:
     """Report every differing digital-id field together."""
     claimed = {attr: getattr(q, attr) for _, _, attr in COMPARED}
-    if q.type != device.get("type_code"):
-        # The catalog knows other spellings of a type ("Fingerprint" is "Finger").
-        claimed["type"] = await catalog.canonical_type(session, tenant, q.type) or q.type
+    # The catalog knows other spellings of a type ("Fingerprint" is "Finger").
+    claimed["type"] = claimed_canonical or q.type
     problems = [
         FieldProblem(name, f"Device code does not match against - {name}")
         for name, column, attr in COMPARED
