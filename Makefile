@@ -42,6 +42,7 @@ lint: dev
 
 bench: dev
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.device_side
 
 clean:
 	rm -rf $(VENV) .fleetkey .pytest_cache .mypy_cache .ruff_cache

@@ -205,5 +205,7 @@ def fleetkey_server(
 
 
 def baseline_server(env: dict[str, str], port: int, workers: int, log_path: Path) -> Server:
+    """The baseline, with fleetkey's log level (``FLEETKEY_LOG_LEVEL`` in ``env``)."""
     argv = [sys.executable, "-m", "bench.baseline", "--workers", str(workers), "--port", str(port)]
+    argv += ["--log-level", env.get("FLEETKEY_LOG_LEVEL", "info")]
     return Server("baseline", argv, env, port, log_path, ready_path="/")

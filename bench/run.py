@@ -132,12 +132,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def machine_info(pg_dsn: str, use_pg: bool) -> dict[str, Any]:
-    cpu = ""
+    cpuinfo: dict[str, str] = {}
     with open("/proc/cpuinfo") as handle:
         for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            if not line.strip():
+                break  # the first processor is enough
+            key, _, value = line.partition(":")
+            cpuinfo[key.strip()] = value.strip()
+    cpu = cpuinfo.get("model name", "")
+    if "cpu family" in cpuinfo:
+        cpu += f" (family {cpuinfo['cpu family']} model {cpuinfo.get('model', '?')})"
+    if "hypervisor" in cpuinfo.get("flags", "").split():
+        cpu += ", virtual machine"
     with open("/proc/meminfo") as handle:
         mem_kb = int(handle.readline().split()[1])
     versions = {}
@@ -158,8 +164,16 @@ def machine_info(pg_dsn: str, use_pg: bool) -> dict[str, Any]:
             versions[name] = "absent"
     exe = wrk.wrk_path() or "wrk"
     wrk_version = subprocess.run([exe, "-v"], capture_output=True, text=True, check=False)
+    head = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     info: dict[str, Any] = {
         "cpu": cpu,
+        "fleetkey_commit": head.stdout.strip() or "unknown",
         "cores": os.cpu_count(),
         "memory_gb": round(mem_kb / 1024 / 1024, 1),
         "os": platform.platform(),
@@ -451,7 +465,7 @@ def table(rows: list[Row]) -> str:
             r.backend,
             r.value,
             r.reference,
-            "-" if r.ratio is None else f"{r.ratio:.2f}",
+            "-" if r.ratio is None else f"{r.ratio:.3f}",
             r.target,
             r.status,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 import uuid
@@ -294,6 +295,7 @@ def as_of(
         f"  generated {base.devices:,} devices / {base.history_rows:,} history rows "
         f"in {base.seconds:.1f}s"
     )
+    os.sync()  # measure reads, not the kernel writing the bulk load back to disk
     results = _asof_runs(
         server, token, world, base.samples, work_dir, load, warmup_s, runs, log, "base"
     )
@@ -320,6 +322,7 @@ def as_of(
         f"  generated {more.devices:,} more devices / {more.history_rows:,} history rows "
         f"in {more.seconds:.1f}s"
     )
+    os.sync()
     samples = _merge_samples(base, more, sample_size)
     results = _asof_runs(
         server, token, world, samples, work_dir, load, warmup_s, runs, log, "scale"

@@ -1,0 +1,94 @@
+-- (bench/device_side.py: success means the body contains $BENCH_MATCH.)
+-- Replays pre-built POST bodies (one JSON document per line of a file) and checks every
+-- MOSIP envelope: success carries "errors":null; a failure lists its errors, also with
+-- HTTP 200, so the status code alone would count failures as successes.
+--
+-- Usage: wrk -s bench/lua/bodies.lua <url> -- <bodies file> <bearer token|-> <threads> <cycle|once>
+--   Thread i of n sends lines i, i+n, i+2n, ... of the file. "cycle" starts over at the
+--   end (validate); "once" also starts over but counts it in "wrapped" (for registration
+--   every body must be used once: a replayed one is a duplicate serial).
+-- At the end it prints one line: BENCH {json}, which bench/wrk.py parses.
+
+local threads = {}
+needle = os.getenv("BENCH_MATCH") or '"errors":null'
+local created = 0
+
+function setup(thread)
+  thread:set("id", created)
+  created = created + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local path, token, nthreads = args[1], args[2], tonumber(args[3])
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  if token ~= nil and token ~= "-" then
+    wrk.headers["Authorization"] = "Bearer " .. token
+  end
+  reqs = {}
+  local i = 0
+  for line in io.lines(path) do
+    if i % nthreads == id then
+      reqs[#reqs + 1] = wrk.format(nil, nil, nil, line)
+    end
+    i = i + 1
+  end
+  nreqs = #reqs
+  pos = 0
+  ok = 0
+  bad = 0
+  wrapped = 0
+  sample = ""
+end
+
+function request()
+  pos = pos + 1
+  if pos > nreqs then
+    pos = 1
+    wrapped = wrapped + 1
+  end
+  return reqs[pos]
+end
+
+function response(status, headers, body)
+  if status == 200 and string.find(body, needle, 1, true) then
+    ok = ok + 1
+  else
+    bad = bad + 1
+    if sample == "" then
+      sample = string.sub(tostring(status) .. " " .. (body or ""), 1, 400)
+    end
+  end
+end
+
+local function escape(text)
+  return (string.gsub(text, '[%c"\\]', function(c)
+    if c == '"' or c == "\\" then
+      return "\\" .. c
+    end
+    return " "
+  end))
+end
+
+function done(summary, latency, requests)
+  local good, failed, wraps, first_bad = 0, 0, 0, ""
+  for _, t in ipairs(threads) do
+    good = good + t:get("ok")
+    failed = failed + t:get("bad")
+    wraps = wraps + t:get("wrapped")
+    if first_bad == "" then
+      first_bad = t:get("sample")
+    end
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests":%d,"duration_us":%d,"ok":%d,"bad":%d,"wrapped":%d,' ..
+    '"connect_errors":%d,"read_errors":%d,"write_errors":%d,"status_errors":%d,' ..
+    '"timeouts":%d,"mean_us":%.1f,"max_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,' ..
+    '"p999_us":%d,"bad_sample":"%s"}\n',
+    summary.requests, summary.duration, good, failed, wraps,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency.mean, latency.max, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency:percentile(99.9), escape(first_bad)))
+end
