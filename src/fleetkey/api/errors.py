@@ -60,5 +60,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        # The route's template, not the concrete path: some paths carry a broker token.
+        route = getattr(request.scope.get("route"), "path", "?")
+        log.exception("unexpected error on %s %s", request.method, route)
         return error_response(500, "internal", "internal server error")
