@@ -5,7 +5,7 @@ and PostgreSQL (a fresh store per backend, dropped afterwards).
     .venv/bin/python -m bench.device_side [--backends sqlite,postgresql] [--devices 10000]
 
 Devices, tokens and authenticators are made directly through the domain in this process
-before the server starts; wrk then replays prepared bodies (bench/lua/match.lua counts an
+before the server starts; wrk then replays prepared bodies (bench/lua/bodies.lua counts an
 answer as good when its body contains the expected text).
 """
 
@@ -29,7 +29,7 @@ from bench import wrk as wrkmod
 from bench.backends import Store, create_store, drop_store, postgres_available
 from bench.procs import REPO, baseline_server, fleetkey_server, free_port, wait_for_quiet
 
-MATCH_LUA = Path(__file__).resolve().parent / "lua" / "match.lua"
+MATCH_LUA = Path(__file__).resolve().parent / "lua" / "bodies.lua"
 AUTH = "/api/v1/auth/device"
 VERIFY = "/api/v1/otp/verify"
 ALLOW = '"result":"allow"'
