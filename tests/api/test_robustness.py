@@ -34,6 +34,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from fleetkey.runtime import Runtime
+from tests.api.helpers import PROVIDER, TRUST_PROVIDER
 from tests.compat.mosip import doc
 from tests.conftest import Caller
 from tests.fuzz_support import (
@@ -64,23 +65,6 @@ CONTENT_TYPES = [
     "application/json; charset=latin-1",
     "application/",
 ]
-
-PROVIDER: dict[str, Any] = {
-    "vendor_name": "Test Vendor",
-    "address": "Address of Test Vendor",
-    "email": "test@mosip.io",
-    "contact_number": "9663175928",
-    "certificate_alias": "Test",
-    "is_active": True,
-}
-TRUST_PROVIDER: dict[str, Any] = {
-    "name": "FTP 1",
-    "address": "Address of FTP 1",
-    "email": "FTP1@mosip.io",
-    "contact_number": "9876543210",
-    "certificate_alias": "Test",
-    "is_active": True,
-}
 
 
 def software(provider_id: str, version: str = "TestSwVersion1") -> dict[str, Any]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetkey.db.repository import owned, page
@@ -78,22 +78,13 @@ async def list_whitelist(
     return await page(session, WhitelistedDevice, tenant_id, after, limit, "serial_number")
 
 
-async def live_validation_row(
-    session: AsyncSession,
-    tenant_id: str,
-    code: str,
-    provider_id: str,
-    sw_version: str,
-    claimed_type: str,
-) -> dict[str, Any] | None:
-    """Everything a live validation needs, in one indexed round trip (a hot path).
-
-    The device, whether the claimed provider is active, whether an active release of
-    ``sw_version`` exists at all and whether one matches the device, and the canonical
-    spelling of the claimed type.
-    """
+def _live_validation_statement() -> Any:
+    """Built once: a hot path should not rebuild (and re-hash) its SQL on every call."""
     d, p, s = RegisteredDevice, DeviceProvider, DeviceSoftware
-    version = and_(s.tenant_id == tenant_id, s.sw_version == sw_version, s.is_active.is_(True))
+    tenant: Any = bindparam("tenant_id")
+    version = and_(
+        s.tenant_id == tenant, s.sw_version == bindparam("sw_version"), s.is_active.is_(True)
+    )
     software_matches = exists().where(
         version,
         s.provider_id == d.provider_id,
@@ -105,13 +96,13 @@ async def live_validation_row(
     canonical = (
         select(func.coalesce(DeviceType.alias_of, DeviceType.code))
         .where(
-            DeviceType.tenant_id == tenant_id,
-            DeviceType.code == claimed_type,
+            DeviceType.tenant_id == tenant,
+            DeviceType.code == bindparam("claimed_type"),
             DeviceType.is_active.is_(True),
         )
         .scalar_subquery()
     )
-    stmt = (
+    return (
         select(
             d.code,
             d.is_active,
@@ -130,8 +121,34 @@ async def live_validation_row(
             canonical.label("claimed_canonical_type"),
         )
         .select_from(d)
-        .outerjoin(p, and_(p.id == provider_id, p.tenant_id == tenant_id))
-        .where(d.code == code, d.tenant_id == tenant_id)
+        .outerjoin(p, and_(p.id == bindparam("provider_id"), p.tenant_id == tenant))
+        .where(d.code == bindparam("code"), d.tenant_id == tenant)
     )
-    row = (await session.execute(stmt)).mappings().first()
+
+
+_LIVE_VALIDATION = _live_validation_statement()
+
+
+async def live_validation_row(
+    session: AsyncSession,
+    tenant_id: str,
+    code: str,
+    provider_id: str,
+    sw_version: str,
+    claimed_type: str,
+) -> dict[str, Any] | None:
+    """Everything a live validation needs, in one indexed round trip (a hot path).
+
+    The device, whether the claimed provider is active, whether an active release of
+    ``sw_version`` exists at all and whether one matches the device, and the canonical
+    spelling of the claimed type.
+    """
+    params = {
+        "tenant_id": tenant_id,
+        "code": code,
+        "provider_id": provider_id,
+        "sw_version": sw_version,
+        "claimed_type": claimed_type,
+    }
+    row = (await session.execute(_LIVE_VALIDATION, params)).mappings().first()
     return dict(row) if row is not None else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -127,7 +126,3 @@ async def jwks(session: AsyncSession, tenant_id: str | None = None) -> dict[str,
     if tenant_id:
         stmt = stmt.where(SigningKey.tenant_id == tenant_id)
     return {"keys": [row.public_jwk for row in await session.scalars(stmt)]}
-
-
-def b64std(data: bytes) -> str:
-    return base64.b64encode(data).decode()

@@ -92,9 +92,6 @@ class TokenVerifier:
         self._max = max_entries
         self._cache: dict[str, tuple[float, Principal | None]] = {}
 
-    def forget_all(self) -> None:
-        self._cache.clear()
-
     async def verify(self, session_factory: SessionFactory, token: str) -> Principal | None:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 256:
             return None
