@@ -22,6 +22,7 @@ from fleetkey.api import (
     system,
     things,
 )
+from fleetkey.api.hot import HotRoutes
 from fleetkey.api.middleware import RequestIdMiddleware
 from fleetkey.channels.service import delivery_worker
 from fleetkey.compat.abs.app import create_abs_router
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = rt
     errors.install(app)
 
+    # Added first, so it runs inside RequestIdMiddleware (the last added is outermost).
+    app.add_middleware(HotRoutes, runtime=rt, routes={**device_auth.HOT_ROUTES, **otp.HOT_ROUTES})
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(system.router)

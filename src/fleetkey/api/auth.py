@@ -11,7 +11,11 @@ from fleetkey.tenants.service import Principal
 
 
 def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+    return bearer_value(request.headers.get("authorization", ""))
+
+
+def bearer_value(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
@@ -25,11 +29,20 @@ def request_id(request: Request) -> str:
     return uuid.uuid4().hex
 
 
+def request_id_of(request: Request) -> str:
+    """The id RequestIdMiddleware gave the request (or one made now without it)."""
+    return getattr(request.state, "request_id", "") or request_id(request)
+
+
 def actor_for(principal: Principal, request: Request) -> Actor:
+    return actor_with_id(principal, request_id_of(request))
+
+
+def actor_with_id(principal: Principal, request_id: str) -> Actor:
     return Actor(
         tenant_id=principal.tenant_id,
         name=principal.name,
         scopes=principal.scopes,
-        request_id=getattr(request.state, "request_id", "") or request_id(request),
+        request_id=request_id,
         token_id=principal.token_id,
     )

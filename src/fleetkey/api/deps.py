@@ -13,6 +13,7 @@ from fleetkey.errors import DomainError
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes
 from fleetkey.tenants.context import Actor
+from fleetkey.tenants.service import Principal
 from fleetkey.validation import unstorable
 
 
@@ -21,13 +22,18 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
+def authorize(principal: Principal | None, scope: str) -> Principal:
+    """The native API's 401 (no or bad token) and 403 (token without ``scope``)."""
+    if principal is None:
+        raise DomainError("auth.unauthenticated", "a valid bearer token is required", 401)
+    if not scopes.allows(principal.scopes, scope):
+        raise DomainError("auth.forbidden", f"the token lacks the {scope} scope", 403)
+    return principal
+
+
 def require(scope: str) -> Callable[..., Coroutine[Any, Any, Actor]]:
     async def dependency(request: Request, rt: Runtime = Depends(runtime)) -> Actor:
-        principal = await rt.principal(bearer_token(request))
-        if principal is None:
-            raise DomainError("auth.unauthenticated", "a valid bearer token is required", 401)
-        if not scopes.allows(principal.scopes, scope):
-            raise DomainError("auth.forbidden", f"the token lacks the {scope} scope", 403)
+        principal = authorize(await rt.principal(bearer_token(request)), scope)
         return actor_for(principal, request)
 
     return dependency

@@ -19,9 +19,11 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
-from fleetkey.api.auth import actor_for, bearer_token
+from fleetkey.api.auth import actor_with_id, bearer_value, request_id_of
+from fleetkey.api.errors import INTERNAL
+from fleetkey.api.hot import HotRequest, HotResponse, HotRoute, respond
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes
 from fleetkey.tenants.context import Actor
@@ -30,6 +32,25 @@ from fleetkey.things.models import DISABLED, Device, Product
 
 router = APIRouter(tags=["device side"])
 ALLOW, DENY = "allow", "deny"
+# The route reads its body itself (a hot path); this is what OpenAPI shows of it.
+AUTH_DEVICE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "username": {"type": "string"},
+                        "password": {"type": "string"},
+                        "client_id": {"type": "string"},
+                    },
+                    "required": ["username", "password"],
+                }
+            }
+        },
+    }
+}
 
 
 def _runtime(request: Request) -> Runtime:
@@ -37,11 +58,11 @@ def _runtime(request: Request) -> Runtime:
     return rt
 
 
-async def _broker(request: Request, token: str | None) -> Actor | None:
-    principal = await _runtime(request).principal(token)
+async def _broker(rt: Runtime, token: str | None, request_id: str) -> Actor | None:
+    principal = await rt.principal(token)
     if principal is None or not scopes.allows(principal.scopes, scopes.DEVICE_AUTH):
         return None
-    return actor_for(principal, request)
+    return actor_with_id(principal, request_id)
 
 
 def _text(data: dict[str, Any], key: str) -> str:
@@ -49,22 +70,22 @@ def _text(data: dict[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-@router.post("/api/v1/auth/device")
-async def authenticate_device(request: Request) -> JSONResponse:
-    broker = await _broker(request, bearer_token(request))
+_NO_BROKER = {
+    "error": {
+        "code": "auth.unauthenticated",
+        "message": "a broker token is required",
+        "details": None,
+    }
+}
+
+
+async def answer_device_auth(rt: Runtime, request: HotRequest) -> HotResponse:
+    """``POST /api/v1/auth/device``: a hot path (api/hot.py)."""
+    broker = await _broker(rt, bearer_value(request.header(b"authorization")), request.request_id)
     if broker is None:
-        return JSONResponse(
-            {
-                "error": {
-                    "code": "auth.unauthenticated",
-                    "message": "a broker token is required",
-                    "details": None,
-                }
-            },
-            status_code=401,
-        )
+        return HotResponse.json(401, _NO_BROKER)
     try:
-        data = json.loads(await request.body() or b"{}")
+        data = json.loads(request.body or b"{}")
     except (ValueError, RecursionError):
         data = {}
     if not isinstance(data, dict):
@@ -74,8 +95,24 @@ async def authenticate_device(request: Request) -> JSONResponse:
         _text(data, "password"),
         _text(data, "client_id") or _text(data, "clientid") or None,
     )
-    decision = await _runtime(request).device_auth.check(broker, attempt)
-    return JSONResponse({"result": ALLOW if decision.allowed else DENY})
+    decision = await rt.device_auth.check(broker, attempt)
+    return HotResponse(200, _ALLOW_JSON if decision.allowed else _DENY_JSON)
+
+
+_ALLOW_JSON, _DENY_JSON = b'{"result":"allow"}', b'{"result":"deny"}'
+HOT_ROUTES = {
+    ("POST", "/api/v1/auth/device"): HotRoute(
+        answer_device_auth, lambda _: HotResponse.json(500, INTERNAL)
+    )
+}
+
+
+@router.post("/api/v1/auth/device", openapi_extra=AUTH_DEVICE_BODY)
+async def authenticate_device(request: Request) -> Response:
+    """EMQX's HTTP authentication: ``{"result": "allow"}`` or ``{"result": "deny"}``."""
+    rt = _runtime(request)
+    route = HOT_ROUTES[("POST", "/api/v1/auth/device")]
+    return (await respond(rt, route, await HotRequest.from_request(request))).to_starlette()
 
 
 async def _rabbit_params(request: Request) -> dict[str, str]:
@@ -113,7 +150,7 @@ async def _known_subject(rt: Runtime, tenant_id: str, username: str) -> bool:
     "/api/v1/auth/rabbitmq/{token}/user", methods=["GET", "POST"], include_in_schema=False
 )
 async def rabbit_user(request: Request, token: str) -> Response:
-    broker = await _broker(request, token)
+    broker = await _broker(_runtime(request), token, request_id_of(request))
     if broker is None:
         return PlainTextResponse(DENY)
     params = await _rabbit_params(request)
@@ -129,7 +166,7 @@ async def rabbit_user(request: Request, token: str) -> Response:
 )
 async def rabbit_permission(request: Request, token: str, check: str) -> Response:
     """vhost, resource and topic checks: an authenticated, enabled subject may use them."""
-    broker = await _broker(request, token)
+    broker = await _broker(_runtime(request), token, request_id_of(request))
     if broker is None or check not in ("vhost", "resource", "topic"):
         return PlainTextResponse(DENY)
     params = await _rabbit_params(request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -16,21 +17,40 @@ from fleetkey.errors import DomainError
 log = logging.getLogger("fleetkey.api")
 
 
+def error_payload(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+INTERNAL = error_payload("internal", "internal server error")
+
+
 def error_response(
     status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message, "details": details}},
-        status_code=status,
-        headers=headers,
-    )
+    return JSONResponse(error_payload(code, message, details), status_code=status, headers=headers)
 
 
-def domain_error_response(exc: DomainError) -> JSONResponse:
+def domain_error_payload(exc: DomainError) -> dict[str, Any]:
     details: Any = [{"field": p.field, "message": p.message} for p in exc.problems] or (
         exc.params or None
     )
-    return error_response(exc.status, exc.code, exc.message, details)
+    return error_payload(exc.code, exc.message, details)
+
+
+def domain_error_response(exc: DomainError) -> JSONResponse:
+    return JSONResponse(domain_error_payload(exc), status_code=exc.status)
+
+
+def invalid_request_payload(errors: Sequence[Any]) -> dict[str, Any]:
+    """Pydantic's errors as the native 422 (``body`` is left out of each location)."""
+    details = [
+        {
+            "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+            "message": err.get("msg", "invalid"),
+        }
+        for err in errors
+    ]
+    return error_payload("validation.invalid", "the request is not valid", details)
 
 
 def install(app: FastAPI) -> None:
@@ -40,14 +60,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {
-                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
-                "message": err.get("msg", "invalid"),
-            }
-            for err in exc.errors()
-        ]
-        return error_response(422, "validation.invalid", "the request is not valid", details)
+        return JSONResponse(invalid_request_payload(exc.errors()), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -63,4 +76,4 @@ def install(app: FastAPI) -> None:
         # The route's template, not the concrete path: some paths carry a broker token.
         route = getattr(request.scope.get("route"), "path", "?")
         log.exception("unexpected error on %s %s", request.method, route)
-        return error_response(500, "internal", "internal server error")
+        return JSONResponse(INTERNAL, status_code=500)

@@ -1,21 +1,26 @@
-"""``POST /api/v1/otp/verify``: is this one-time code right for this authenticator, now?"""
+"""``POST /api/v1/otp/verify``: is this one-time code right for this authenticator, now?
+
+A hot path (api/hot.py): ``answer_verify`` serves it ahead of routing, and the FastAPI route
+below delegates to it so that OpenAPI describes it.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.responses import Response
 
-from fleetkey.api.deps import readable_params, require, runtime, write_session
+from fleetkey.api.auth import actor_with_id, bearer_value
+from fleetkey.api.deps import authorize, runtime
+from fleetkey.api.errors import INTERNAL, domain_error_payload, invalid_request_payload
+from fleetkey.api.hot import HotRequest, HotResponse, HotRoute, respond
 from fleetkey.authenticators import service as authenticators
+from fleetkey.errors import DomainError
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes
-from fleetkey.tenants.context import Actor
 
-router = APIRouter(
-    prefix="/api/v1/otp", tags=["device side"], dependencies=[Depends(readable_params)]
-)
-verifier = Depends(require(scopes.OTP_VERIFY))
+PATH = "/api/v1/otp/verify"
+router = APIRouter(prefix="/api/v1/otp", tags=["device side"])
 
 
 class VerifyIn(BaseModel):
@@ -28,16 +33,44 @@ class VerifyOut(BaseModel):
     valid: bool
 
 
-@router.post("/verify")
-async def verify(
-    body: VerifyIn,
-    actor: Actor = verifier,
-    session: AsyncSession = Depends(write_session, scope="function"),
-    rt: Runtime = Depends(runtime),
-) -> VerifyOut:
-    policy = authenticators.VerifyPolicy(
-        rt.settings.otp_max_failures, rt.settings.otp_unblock_after_seconds or None
-    )
-    ident = body.device_id if isinstance(body.device_id, int) else body.device_id[:64]
-    valid = await authenticators.verify_code(session, rt.vault, actor, ident, body.code, policy)
-    return VerifyOut(valid=valid)
+_VALID, _INVALID = b'{"valid":true}', b'{"valid":false}'
+
+
+async def answer_verify(rt: Runtime, request: HotRequest) -> HotResponse:
+    try:
+        principal = authorize(
+            await rt.principal(bearer_value(request.header(b"authorization"))), scopes.OTP_VERIFY
+        )
+        try:
+            body = VerifyIn.model_validate_json(request.body or b"{}")
+        except ValidationError as exc:
+            return HotResponse.json(422, invalid_request_payload(exc.errors()))
+        policy = authenticators.VerifyPolicy(
+            rt.settings.otp_max_failures, rt.settings.otp_unblock_after_seconds or None
+        )
+        ident = body.device_id if isinstance(body.device_id, int) else body.device_id[:64]
+        actor = actor_with_id(principal, request.request_id)
+        valid = await authenticators.verify_code(rt.db, rt.vault, actor, ident, body.code, policy)
+    except DomainError as exc:
+        return HotResponse.json(exc.status, domain_error_payload(exc))
+    return HotResponse(200, _VALID if valid else _INVALID)
+
+
+HOT_ROUTES = {("POST", PATH): HotRoute(answer_verify, lambda _: HotResponse.json(500, INTERNAL))}
+
+
+@router.post(
+    "/verify",
+    response_model=VerifyOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": VerifyIn.model_json_schema()}},
+        }
+    },
+)
+async def verify(request: Request) -> Response:
+    route = HOT_ROUTES[("POST", PATH)]
+    return (
+        await respond(runtime(request), route, await HotRequest.from_request(request))
+    ).to_starlette()

@@ -15,7 +15,7 @@ from typing import Any
 import segno
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +36,8 @@ from fleetkey.authenticators.models import (
 )
 from fleetkey.clock import utcnow
 from fleetkey.credentials.vault import Vault
+from fleetkey.db.direct import Statement
+from fleetkey.db.session import Database
 from fleetkey.errors import DomainError, FieldProblem, ValidationFailed, conflict, not_found
 from fleetkey.tenants.context import Actor
 from fleetkey.validation import Checks
@@ -147,7 +149,12 @@ def _qr(uri: str) -> str:
 
 
 def _seal_context(device: AuthDevice) -> str:
-    return f"auth-device:{device.tenant_id}:{device.uid}"
+    return seal_context(device.tenant_id, device.uid)
+
+
+def seal_context(tenant_id: str, uid: str) -> str:
+    """What a seed is sealed to: moving it to another record or tenant breaks it."""
+    return f"auth-device:{tenant_id}:{uid}"
 
 
 async def _clear_other_defaults(session: AsyncSession, actor: Actor, device: AuthDevice) -> None:
@@ -361,8 +368,54 @@ class VerifyPolicy:
     unblock_after_seconds: int | None = None  # None: a blocked device stays blocked
 
 
+def _verify_columns() -> Select[*tuple[Any, ...]]:
+    d = AuthDevice
+    return select(
+        d.id,
+        d.uid,
+        d.device_type,
+        d.device_status,
+        d.otp_kind,
+        d.otp_algorithm,
+        d.otp_digits,
+        d.secret_sealed,
+        d.otp_counter,
+        d.failures,
+        d.blocked_at,
+    ).where(d.tenant_id == bindparam("tenant_id"))
+
+
+# Verification runs at login rate: single statements straight on the driver (db/direct.py).
+_VERIFY_BY_ID = Statement(_verify_columns().where(AuthDevice.id == bindparam("id")))
+_VERIFY_BY_UID = Statement(_verify_columns().where(AuthDevice.uid == bindparam("uid")))
+# The guard on the counter read means of two concurrent uses exactly one succeeds.
+_USE_STEP = Statement(
+    update(AuthDevice)
+    .where(
+        AuthDevice.id == bindparam("id"),
+        AuthDevice.otp_counter == bindparam("seen"),
+        AuthDevice.device_status == ACTIVE,
+    )
+    .values(otp_counter=bindparam("counter"), failures=0)
+)
+_COUNT_FAILURE = Statement(
+    update(AuthDevice)
+    .where(AuthDevice.id == bindparam("id"))
+    .values(failures=AuthDevice.failures + 1)
+)
+
+
+async def _set_state(
+    db: Database, actor: Actor, device_id: int, changes: dict[str, Any], action: str
+) -> None:
+    """A block or an unblock: a change of the record, with history and audit."""
+    async with db.unit_of_work() as session:
+        row = await get_device(session, actor.tenant_id, device_id)
+        await update_entity(session, actor, row, changes, utcnow(), action=action)
+
+
 async def verify_code(
-    session: AsyncSession,
+    db: Database,
     vault: Vault,
     actor: Actor,
     ident: str | int,
@@ -370,74 +423,57 @@ async def verify_code(
     policy: VerifyPolicy,
 ) -> bool:
     """One-time code check. A used TOTP step or HOTP counter is never accepted again."""
-    row = await get_device(session, actor.tenant_id, ident)
-    if row.device_type != TOTP or row.secret_sealed is None:
+    text_ident = str(ident)
+    if text_ident.isdigit() and len(text_ident) <= 18:
+        row = await db.direct.first(_VERIFY_BY_ID, tenant_id=actor.tenant_id, id=int(text_ident))
+    else:
+        row = await db.direct.first(_VERIFY_BY_UID, tenant_id=actor.tenant_id, uid=text_ident[:36])
+    if row is None:
+        raise not_found("auth_device.not_found", "RECORD-NOT-FOUND", id=text_ident[:64])
+    if row["device_type"] != TOTP or row["secret_sealed"] is None:
         raise DomainError(
             "auth_device.not_an_authenticator", "only totp devices verify one-time codes", 422
         )
-    if row.device_status == DEACTIVATED:
+    if row["device_status"] == DEACTIVATED:
         return False
     now = utcnow()
-    if row.device_status == BLOCKED:
+    if row["device_status"] == BLOCKED:
+        blocked_at = row["blocked_at"]
         expired = (
             policy.unblock_after_seconds is not None
-            and row.blocked_at is not None
-            and row.blocked_at + timedelta(seconds=policy.unblock_after_seconds) <= now
+            and blocked_at is not None
+            and blocked_at + timedelta(seconds=policy.unblock_after_seconds) <= now
         )
         if not expired:
             return False
-        await update_entity(
-            session,
-            actor,
-            row,
-            {"device_status": ACTIVE, "failures": 0, "blocked_at": None},
-            now,
-            action="unblock",
-        )
-    digits = row.otp_digits or 6
+        unblocked = {"device_status": ACTIVE, "failures": 0, "blocked_at": None}
+        await _set_state(db, actor, row["id"], unblocked, "unblock")
+        row.update(unblocked)
+    digits = row["otp_digits"] or 6
     # ASCII digits only: "１２３４５６".isdigit() holds, and compare_digest refuses non-ASCII.
     if not (code.isascii() and code.isdigit()) or len(code) != digits:
         matched = None
     else:
-        seed = vault.open(row.secret_sealed, _seal_context(row))
-        if row.otp_kind == "hotp":
-            steps = range(row.otp_counter, row.otp_counter + HOTP_LOOK_AHEAD + 1)
+        seed = vault.open(row["secret_sealed"], seal_context(actor.tenant_id, row["uid"]))
+        counter = row["otp_counter"]
+        if row["otp_kind"] == "hotp":
+            steps = range(counter, counter + HOTP_LOOK_AHEAD + 1)
         else:
             current = otp.totp_step(time.time())
-            steps = range(
-                max(current - TOTP_WINDOW, row.otp_counter + 1), current + TOTP_WINDOW + 1
-            )
-        matched = otp.matching_step(seed, code, steps, digits, row.otp_algorithm or "SHA1")
+            steps = range(max(current - TOTP_WINDOW, counter + 1), current + TOTP_WINDOW + 1)
+        matched = otp.matching_step(seed, code, steps, digits, row["otp_algorithm"] or "SHA1")
     if matched is not None:
-        new_counter = matched + 1 if row.otp_kind == "hotp" else matched
         # Counters are operational state, not a change of the record: no history row.
-        # The guard on the counter read means of two concurrent uses exactly one succeeds.
-        result = await session.execute(
-            update(AuthDevice)
-            .where(
-                AuthDevice.id == row.id,
-                AuthDevice.otp_counter == row.otp_counter,
-                AuthDevice.device_status == ACTIVE,
-            )
-            .values(otp_counter=new_counter, failures=0)
-            .execution_options(synchronize_session=False)
+        used = await db.direct.execute(
+            _USE_STEP,
+            id=row["id"],
+            seen=row["otp_counter"],
+            counter=matched + 1 if row["otp_kind"] == "hotp" else matched,
         )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-    failures = row.failures + 1
-    if failures >= policy.max_failures:
-        await update_entity(
-            session,
-            actor,
-            row,
-            {"failures": failures, "device_status": BLOCKED, "blocked_at": now},
-            now,
-            action="block",
-        )
+        return used == 1
+    if row["failures"] + 1 >= policy.max_failures:
+        blocked = {"failures": row["failures"] + 1, "device_status": BLOCKED, "blocked_at": now}
+        await _set_state(db, actor, row["id"], blocked, "block")
     else:
-        await session.execute(
-            update(AuthDevice)
-            .where(AuthDevice.id == row.id)
-            .values(failures=AuthDevice.failures + 1)
-            .execution_options(synchronize_session=False)
-        )
+        await db.direct.execute(_COUNT_FAILURE, id=row["id"])
     return False

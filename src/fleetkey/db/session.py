@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from fleetkey.config import Settings
+from fleetkey.db.direct import DirectStore
 
 
 def _make_engine(url: str) -> AsyncEngine:
@@ -60,6 +61,8 @@ class Database:
         self.url = url
         self.engine = _make_engine(url)
         self.dialect = self.engine.dialect.name
+        # Single statements of the hot paths, beside the ORM (see db/direct.py).
+        self.direct = DirectStore(url, self.engine.dialect)
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write = async_sessionmaker(
             self.engine.execution_options(fleetkey_write=True), expire_on_commit=False
@@ -79,4 +82,5 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        await self.direct.close()
         await self.engine.dispose()

@@ -16,15 +16,16 @@ database, shared by all nodes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, String, and_, bindparam, cast, literal, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetkey.audit.service import emit
 from fleetkey.clock import utcnow
 from fleetkey.credentials.passwords import PasswordChecker, StoredSecret
+from fleetkey.db.direct import Statement
 from fleetkey.db.session import Database
 from fleetkey.tenants.context import Actor
 from fleetkey.things.models import DISABLED, AuthFailures, Device, Product
@@ -59,36 +60,93 @@ class Decision:
     device_id: int | None = None
 
 
-async def _subject(
-    session: AsyncSession, tenant_id: str, attempt: Attempt
-) -> tuple[Device | None, StoredSecret | None, str]:
-    """The device and the secret it must present, or (None, None, reason)."""
-    device = await session.scalar(
-        select(Device).where(Device.tenant_id == tenant_id, Device.user_name == attempt.username)
+def _subject_columns(owner: Any) -> Select[*tuple[Any, ...]]:
+    """A device, with its failure counter, and the secret of ``owner`` (itself or its product)."""
+    failures = and_(
+        AuthFailures.tenant_id == Device.tenant_id,
+        AuthFailures.subject == literal("device:") + cast(Device.id, String),
     )
-    if device is not None:
-        if attempt.client_id and attempt.client_id != device.client_id:
-            return None, None, "client id does not belong to the device"
-        return device, StoredSecret(device.secret_kind or "", device.secret_hash or ""), ""
-    product = await session.scalar(
-        select(Product).where(Product.tenant_id == tenant_id, Product.user_name == attempt.username)
-    )
-    if product is None:
-        return None, None, "unknown user name"
-    if not attempt.client_id:
-        return None, None, "product credential without a client id"
-    device = await session.scalar(
-        select(Device).where(
-            Device.tenant_id == tenant_id,
-            Device.client_id == attempt.client_id,
-            Device.product_id == product.id,
+    return (
+        select(
+            Device.id,
+            Device.client_id,
+            Device.status,
+            owner.secret_kind,
+            owner.secret_hash,
+            Device.secret_hash.label("own_secret"),
+            AuthFailures.failures,
+            AuthFailures.locked_until,
         )
+        .select_from(Device)
+        .outerjoin(AuthFailures, failures)
+        .where(Device.tenant_id == bindparam("tenant_id"))
     )
-    if device is None:
-        return None, None, "client id is not a device of the product"
-    if device.secret_hash is not None:
-        return None, None, "device has its own credential"
-    return device, StoredSecret(product.secret_kind or "", product.secret_hash or ""), ""
+
+
+# The checks below run once per connection attempt: one statement each, straight on the
+# driver (db/direct.py).
+_BY_DEVICE_USER = Statement(_subject_columns(Device).where(Device.user_name == bindparam("user")))
+_BY_PRODUCT_USER = Statement(
+    _subject_columns(Product)
+    .join(Product, Product.id == Device.product_id)
+    .where(Product.tenant_id == bindparam("tenant_id"), Product.user_name == bindparam("user"))
+    .where(Device.client_id == bindparam("client_id"))
+)
+_PRODUCT_EXISTS = Statement(
+    select(Product.id).where(
+        Product.tenant_id == bindparam("tenant_id"), Product.user_name == bindparam("user")
+    )
+)
+
+
+@dataclass(frozen=True)
+class Subject:
+    device_id: int
+    status: int
+    stored: StoredSecret
+    failures: int
+    locked_until: datetime | None
+
+
+async def _subject(db: Database, tenant_id: str, attempt: Attempt) -> tuple[Subject | None, str]:
+    """The device and the secret it must present, or (None, reason)."""
+    row = await db.direct.first(_BY_DEVICE_USER, tenant_id=tenant_id, user=attempt.username)
+    if row is not None:
+        if attempt.client_id and attempt.client_id != row["client_id"]:
+            return None, "client id does not belong to the device"
+    else:
+        if not attempt.client_id:
+            known = await db.direct.first(
+                _PRODUCT_EXISTS, tenant_id=tenant_id, user=attempt.username
+            )
+            why = "product credential without a client id"
+            return None, why if known else "unknown user name"
+        row = await db.direct.first(
+            _BY_PRODUCT_USER,
+            tenant_id=tenant_id,
+            user=attempt.username,
+            client_id=attempt.client_id,
+        )
+        if row is None:
+            known = await db.direct.first(
+                _PRODUCT_EXISTS, tenant_id=tenant_id, user=attempt.username
+            )
+            return (
+                None,
+                "client id is not a device of the product" if known else "unknown user name",
+            )
+        if row["own_secret"] is not None:
+            return None, "device has its own credential"
+    return (
+        Subject(
+            row["id"],
+            row["status"],
+            StoredSecret(row["secret_kind"] or "", row["secret_hash"] or ""),
+            row["failures"] or 0,
+            row["locked_until"],
+        ),
+        "",
+    )
 
 
 class DeviceAuthenticator:
@@ -108,28 +166,22 @@ class DeviceAuthenticator:
             > MAX_FIELD
         ):
             return await self._deny(actor, attempt, None, "missing or oversized credentials")
-        async with self._db.unit_of_work(write=False) as session:
-            device, stored, reason = await _subject(session, actor.tenant_id, attempt)
-            failures = (
-                await session.get(AuthFailures, (actor.tenant_id, f"device:{device.id}"))
-                if device is not None
-                else None
-            )
-        if device is None or stored is None:
+        subject, reason = await _subject(self._db, actor.tenant_id, attempt)
+        if subject is None:
             return await self._deny(actor, attempt, None, reason)
-        now = utcnow()
-        if failures is not None and failures.locked_until and failures.locked_until > now:
-            return await self._deny(actor, attempt, device.id, "locked after failed attempts")
-        if device.status == DISABLED:
-            return await self._deny(actor, attempt, device.id, "device is disabled")
+        device_id, stored = subject.device_id, subject.stored
+        if subject.locked_until and subject.locked_until > utcnow():
+            return await self._deny(actor, attempt, device_id, "locked after failed attempts")
+        if subject.status == DISABLED:
+            return await self._deny(actor, attempt, device_id, "device is disabled")
         if not stored.hash or not await self._checker.matches(
-            f"device:{device.id}", stored, attempt.password
+            f"device:{device_id}", stored, attempt.password
         ):
-            await self._count_failure(actor.tenant_id, device.id)
-            return await self._deny(actor, attempt, device.id, "wrong password")
-        if failures is not None and failures.failures:
-            await self._clear_failures(actor.tenant_id, device.id)
-        return Decision(True, "ok", device.id)
+            await self._count_failure(actor.tenant_id, device_id)
+            return await self._deny(actor, attempt, device_id, "wrong password")
+        if subject.failures:
+            await self._clear_failures(actor.tenant_id, device_id)
+        return Decision(True, "ok", device_id)
 
     async def _deny(
         self, actor: Actor, attempt: Attempt, device_id: int | None, reason: str

@@ -1,0 +1,137 @@
+"""The hot paths: the few calls a fleet makes at connection rate, dispatched ahead of routing.
+
+Brokers checking a device, OTP verification and MOSIP's validate arrive many thousand
+times a second in a reconnect storm. FastAPI's routing, dependency injection and request
+objects cost several times what those calls need, so ``HotRoutes`` (an ASGI middleware
+inside the request-id middleware) answers an exact (method, path) itself and passes
+everything else on. Each hot call is one ``HotHandler``; the FastAPI route for the same
+path delegates to the same handler (``respond``), so OpenAPI still lists it and there is
+one implementation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fleetkey.runtime import Runtime
+
+log = logging.getLogger("fleetkey.api")
+
+JSON = b"application/json"
+TEXT = b"text/plain; charset=utf-8"
+
+
+@dataclass
+class HotRequest:
+    method: str
+    path: str
+    headers: dict[bytes, bytes]  # lower-case names; the first value of a repeated header
+    query: bytes
+    body: bytes
+    request_id: str
+
+    def header(self, name: bytes) -> str:
+        return self.headers.get(name, b"").decode("latin-1")
+
+    @classmethod
+    async def from_request(cls, request: Request) -> HotRequest:
+        return cls.from_scope(request.scope, await request.body())
+
+    @classmethod
+    def from_scope(cls, scope: Scope, body: bytes) -> HotRequest:
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name, value)
+        return cls(
+            scope["method"],
+            scope["path"],
+            headers,
+            scope.get("query_string", b""),
+            body,
+            scope.get("state", {}).get("request_id", ""),
+        )
+
+
+@dataclass
+class HotResponse:
+    status: int
+    body: bytes
+    content_type: bytes = JSON
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    @classmethod
+    def json(cls, status: int, payload: Any) -> HotResponse:
+        # The same spelling as Starlette's JSONResponse.
+        body = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return cls(status, body.encode())
+
+    def to_starlette(self) -> Response:
+        response = Response(self.body, self.status, media_type=self.content_type.decode())
+        for name, value in self.headers:
+            response.headers.append(name.decode("latin-1"), value.decode("latin-1"))
+        return response
+
+
+HotHandler = Callable[[Runtime, HotRequest], Awaitable[HotResponse]]
+
+
+@dataclass(frozen=True)
+class HotRoute:
+    handler: HotHandler
+    # The surface's own answer to an unexpected failure (its envelope, never a traceback).
+    on_error: Callable[[HotRequest], HotResponse]
+
+
+async def respond(rt: Runtime, route: HotRoute, request: HotRequest) -> HotResponse:
+    try:
+        return await route.handler(rt, request)
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return route.on_error(request)
+
+
+class HotRoutes:
+    """ASGI middleware: exact (method, path) matches are answered here, the rest passes on."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime, routes: dict[tuple[str, str], HotRoute]):
+        self.app = app
+        self.rt = runtime
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = (
+            self.routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        )
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        request = HotRequest.from_scope(scope, b"".join(chunks))
+        response = await respond(self.rt, route, request)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [
+                    (b"content-type", response.content_type),
+                    (b"content-length", str(len(response.body)).encode()),
+                    *response.headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})

@@ -1,0 +1,185 @@
+"""Single statements for the hot paths, straight on the database driver.
+
+A unit of work through the ORM costs about half a millisecond of Python per request
+(session, transaction, aiosqlite's thread hop), many times what the device-side calls
+themselves need (docs/performance.md). The few calls a fleet makes at connection rate
+run their one statement here instead: the statement is still written once with SQLAlchemy
+Core, compiled once per dialect, and its binds and results pass through the same column
+types (so a ``UTCDateTime`` reads back as an aware datetime on both stores).
+
+- SQLite: reads run on the event loop on a connection of their own (a WAL reader never
+  waits for a writer, and an indexed read takes microseconds); writes run on one
+  thread of their own, so a write waiting for the lock never blocks the loop that the
+  lock holder (an ORM unit of work in this process) needs in order to finish.
+- PostgreSQL: an asyncpg pool per process; asyncpg prepares each statement once per
+  connection.
+
+Each statement is its own transaction. Anything that needs more than one statement to be
+atomic belongs in a unit of work (``Database.unit_of_work``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    order: tuple[str, ...]
+    defaults: dict[str, Any]
+    binds: Mapping[str, Processor]
+    columns: tuple[str, ...]
+    results: tuple[Processor, ...]
+
+
+def _compile(statement: ClauseElement, dialect: Dialect) -> Compiled:
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    order = tuple(compiled.positiontup or ())
+    binds = {
+        name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+        for name, bind in compiled.binds.items()
+    }
+    selected = getattr(statement, "selected_columns", ())
+    return Compiled(
+        sql=str(compiled),
+        order=order,
+        defaults={k: v for k, v in compiled.params.items() if v is not None},
+        binds=binds,
+        columns=tuple(c.key for c in selected),
+        results=tuple(
+            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected
+        ),
+    )
+
+
+class Statement:
+    """A Core statement, compiled on first use for the dialect it runs on."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._compiled: dict[str, Compiled] = {}
+
+    def compiled(self, dialect: Dialect) -> Compiled:
+        hit = self._compiled.get(dialect.name)
+        if hit is None:
+            hit = self._compiled[dialect.name] = _compile(self.statement, dialect)
+        return hit
+
+
+def _args(c: Compiled, params: dict[str, Any]) -> list[Any]:
+    out = []
+    for name in c.order:
+        value = params[name] if name in params else c.defaults.get(name)
+        processor = c.binds.get(name)
+        out.append(processor(value) if processor is not None and value is not None else value)
+    return out
+
+
+def _row(c: Compiled, values: Sequence[Any]) -> dict[str, Any]:
+    return {
+        name: (p(v) if p is not None and v is not None else v)
+        for name, p, v in zip(c.columns, c.results, values, strict=True)
+    }
+
+
+class DirectStore:
+    """One per process, beside the SQLAlchemy engine, on the same database."""
+
+    def __init__(self, url: str, dialect: Dialect) -> None:
+        self._url = make_url(url)
+        self._dialect = dialect
+        self._sqlite = dialect.name == "sqlite"
+        self._reader: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._write_thread: ThreadPoolExecutor | None = None
+        self._pool: Any = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------ SQLite
+
+    def _sqlite_connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._url.database or "", isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA busy_timeout=15000")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def _sqlite_write(self, c: Compiled, args: list[Any]) -> int:
+        if self._writer is None:
+            self._writer = self._sqlite_connect()
+        return self._writer.execute(c.sql, args).rowcount
+
+    # ------------------------------------------------------------------ PostgreSQL
+
+    async def _pg(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._pool is not None and self._pool_loop is not loop:
+            # A pool belongs to the loop that made it (tests run one loop per test).
+            self._pool.terminate()
+            self._pool = None
+        if self._pool is None:
+            import asyncpg
+
+            dsn = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
+            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10)
+            if self._pool is None:  # no other task made one meanwhile
+                self._pool, self._pool_loop = pool, loop
+            else:
+                await pool.close()
+        return self._pool
+
+    # ------------------------------------------------------------------ the API
+
+    async def first(self, statement: Statement, **params: Any) -> dict[str, Any] | None:
+        """The first row of a SELECT, by column key, or None."""
+        c = statement.compiled(self._dialect)
+        args = _args(c, params)
+        if self._sqlite:
+            if self._reader is None:
+                self._reader = self._sqlite_connect()
+                self._reader.execute("PRAGMA query_only=1")
+            values = self._reader.execute(c.sql, args).fetchone()
+        else:
+            pool = await self._pg()
+            values = await pool.fetchrow(c.sql, *args)
+        return None if values is None else _row(c, values)
+
+    async def execute(self, statement: Statement, **params: Any) -> int:
+        """Run an INSERT, UPDATE or DELETE; the number of rows it touched."""
+        c = statement.compiled(self._dialect)
+        args = _args(c, params)
+        if self._sqlite:
+            if self._write_thread is None:
+                self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="fleetkey-write")
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._write_thread, self._sqlite_write, c, args)
+        pool = await self._pg()
+        status: str = await pool.execute(c.sql, *args)
+        # "UPDATE 1", "DELETE 0", "INSERT 0 1": the count is the last word.
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                conn.close()
+        self._reader = self._writer = None
+        if self._write_thread is not None:
+            self._write_thread.shutdown(wait=True)
+            self._write_thread = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
