@@ -32,6 +32,9 @@ from fleetkey.compat.roma.app import create_roma_app
 from fleetkey.config import Settings, get_settings
 from fleetkey.runtime import Runtime
 
+# MOSIP's own path, and the API page's spelling of validate.
+MOSIP_PREFIXES = ("/v1/masterdata", "/masterdata")
+
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -57,8 +60,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = rt
     errors.install(app)
 
+    mosip = create_mosip_app(rt)
+    hot = {**device_auth.HOT_ROUTES, **otp.HOT_ROUTES}
+    for prefix in MOSIP_PREFIXES:
+        hot.update({(m, prefix + p): route for (m, p), route in mosip.state.hot_routes.items()})
     # Added first, so it runs inside RequestIdMiddleware (the last added is outermost).
-    app.add_middleware(HotRoutes, runtime=rt, routes={**device_auth.HOT_ROUTES, **otp.HOT_ROUTES})
+    app.add_middleware(HotRoutes, runtime=rt, routes=hot)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(system.router)
@@ -70,9 +77,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(otp.router)
     app.include_router(challenges.router)
     app.include_router(create_abs_router(rt))
-    mosip = create_mosip_app(rt)
-    app.mount("/v1/masterdata", mosip)
-    app.mount("/masterdata", mosip)
+    for prefix in MOSIP_PREFIXES:
+        app.mount(prefix, mosip)
     app.mount("/v2", create_roma_app(rt))
     app.mount("/ec-ors-svc/rest/v1.0", create_clinicalone_app(rt))
     return app

@@ -14,6 +14,7 @@ from fleetkey.api.deps import (
     read_session,
     readable_params,
     require,
+    runtime,
     write_session,
 )
 from fleetkey.devices import repository as device_repo
@@ -23,6 +24,7 @@ from fleetkey.errors import DomainError
 from fleetkey.providers import catalog
 from fleetkey.providers import repository as provider_repo
 from fleetkey.providers import service as providers
+from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes
 from fleetkey.tenants.context import Actor
 
@@ -327,7 +329,7 @@ async def set_device_status(
 
 @router.post("/devices/validate", tags=["devices"])
 async def validate_device(
-    body: schemas.ValidateIn, actor: Actor = validator, session: AsyncSession = reading
+    body: schemas.ValidateIn, actor: Actor = validator, rt: Runtime = Depends(runtime)
 ) -> schemas.ValidateOut:
     d = body.digital_id
     query = validation.ValidationQuery(
@@ -345,7 +347,7 @@ async def validate_device(
     )
     basis = "history" if body.as_of else "live"
     try:
-        await validation.validate(session, actor, query)
+        await validation.validate(rt.db, actor.tenant_id, query)
     except DomainError as exc:
         if not exc.code.startswith("validate."):
             raise

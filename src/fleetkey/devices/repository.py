@@ -5,7 +5,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fleetkey.db.direct import Statement
 from fleetkey.db.repository import owned, page
+from fleetkey.db.session import Database
 from fleetkey.devices.models import RETIRED, RegisteredDevice, WhitelistedDevice
 from fleetkey.providers.models import DeviceProvider, DeviceSoftware, DeviceType
 
@@ -79,7 +81,7 @@ async def list_whitelist(
 
 
 def _live_validation_statement() -> Any:
-    """Built once: a hot path should not rebuild (and re-hash) its SQL on every call."""
+    """Built and compiled once (db/direct.py): it runs for every live validation."""
     d, p, s = RegisteredDevice, DeviceProvider, DeviceSoftware
     tenant: Any = bindparam("tenant_id")
     version = and_(
@@ -126,11 +128,11 @@ def _live_validation_statement() -> Any:
     )
 
 
-_LIVE_VALIDATION = _live_validation_statement()
+_LIVE_VALIDATION = Statement(_live_validation_statement())
 
 
 async def live_validation_row(
-    session: AsyncSession,
+    db: Database,
     tenant_id: str,
     code: str,
     provider_id: str,
@@ -143,12 +145,11 @@ async def live_validation_row(
     ``sw_version`` exists at all and whether one matches the device, and the canonical
     spelling of the claimed type.
     """
-    params = {
-        "tenant_id": tenant_id,
-        "code": code,
-        "provider_id": provider_id,
-        "sw_version": sw_version,
-        "claimed_type": claimed_type,
-    }
-    row = (await session.execute(_LIVE_VALIDATION, params)).mappings().first()
-    return dict(row) if row is not None else None
+    return await db.direct.first(
+        _LIVE_VALIDATION,
+        tenant_id=tenant_id,
+        code=code,
+        provider_id=provider_id,
+        sw_version=sw_version,
+        claimed_type=claimed_type,
+    )

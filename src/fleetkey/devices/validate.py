@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetkey.audit import service as audit
+from fleetkey.db.session import Database
 from fleetkey.devices import repository as repo
 from fleetkey.devices.models import REGISTERED, RegisteredDevice
 from fleetkey.errors import DomainError, FieldProblem, not_found
 from fleetkey.providers import catalog
 from fleetkey.providers.models import DeviceProvider, DeviceSoftware
-from fleetkey.tenants.context import Actor
 
 
 @dataclass
@@ -52,12 +52,13 @@ def _fail(code: str, message: str, status: int = 422) -> DomainError:
     return DomainError(code, message, status)
 
 
-async def validate(session: AsyncSession, actor: Actor, q: ValidationQuery) -> str:
+async def validate(db: Database, tenant: str, q: ValidationQuery) -> str:
     """Raise the first failing rule; return "live" or "history" on success."""
     if q.at is None:
-        await _validate_live(session, actor.tenant_id, q)
+        await validate_live(db, tenant, q)
         return "live"
-    await _validate_as_of(session, actor.tenant_id, q, q.at)
+    async with db.unit_of_work(write=False) as session:
+        await validate_as_of(session, tenant, q, q.at)
     return "history"
 
 
@@ -65,9 +66,11 @@ def _purpose_matches(device_purpose: str, wanted: str | None) -> bool:
     return not wanted or device_purpose.upper() == wanted.strip().upper()
 
 
-async def _validate_live(session: AsyncSession, tenant: str, q: ValidationQuery) -> None:
+async def validate_live(db: Database, tenant: str, q: ValidationQuery) -> None:
+    """Raise the first rule the device breaks now. One statement, no unit of work: this
+    runs for every authentication a device takes part in."""
     row = await repo.live_validation_row(
-        session, tenant, q.device_code, q.provider_id, q.sw_version, q.type
+        db, tenant, q.device_code, q.provider_id, q.sw_version, q.type
     )
     if row is None or not row["is_active"] or not _purpose_matches(row["purpose"], q.purpose):
         raise not_found("validate.device_not_found", "Device is marked Inactive or not found")
@@ -87,9 +90,10 @@ async def _validate_live(session: AsyncSession, tenant: str, q: ValidationQuery)
     _compare(row, q, row["claimed_canonical_type"])
 
 
-async def _validate_as_of(
+async def validate_as_of(
     session: AsyncSession, tenant: str, q: ValidationQuery, at: datetime
 ) -> None:
+    """Raise the first rule the device broke at ``at``, every record read as it was then."""
     row = await audit.as_of(session, tenant, RegisteredDevice.ENTITY_TYPE, q.device_code, at)
     device = row.data if row else None
     if (

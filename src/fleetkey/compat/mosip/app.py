@@ -12,13 +12,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.requests import Request, cookie_parser
+from starlette.responses import Response
 
-from fleetkey.api.auth import actor_for, bearer_token
+from fleetkey.api.auth import actor_with_id, bearer_value
+from fleetkey.api.hot import HotRequest, HotResponse, HotRoute, respond
 from fleetkey.clock import iso_millis, parse_instant
 from fleetkey.compat.mosip import envelope as env
 from fleetkey.compat.mosip import errors as mosip_errors
@@ -33,29 +35,36 @@ from fleetkey.tenants import scopes
 from fleetkey.tenants.context import Actor
 
 log = logging.getLogger("fleetkey.mosip")
+VALIDATE_PATH = "/deviceprovidermanagement/validate"
 
 
 @dataclass
 class Call:
-    request: Request
+    query: dict[str, str]  # the last value of a repeated parameter, as Starlette reads it
     body: Any
     actor: Actor
-    session: AsyncSession
+    unit_of_work: AsyncSession | None
     signer: Signer | None = None
 
     @property
     def req(self) -> dict[str, Any]:
         return wire.request_object(self.body)
 
+    @property
+    def session(self) -> AsyncSession:
+        assert self.unit_of_work is not None, "this operation runs without a unit of work"
+        return self.unit_of_work
+
 
 Handler = Callable[[Call], Awaitable[Any]]
 
 
-def _token(request: Request) -> str | None:
-    token = bearer_token(request)
+def _token(request: HotRequest) -> str | None:
+    """A bearer token, or MOSIP's own ``Authorization`` cookie (with or without "Bearer")."""
+    token = bearer_value(request.header(b"authorization"))
     if token:
         return token
-    cookie = request.cookies.get("Authorization", "").strip()
+    cookie = cookie_parser(request.header(b"cookie")).get("Authorization", "").strip()
     return (
         cookie.split(" ", 1)[1].strip() if cookie.lower().startswith("bearer ") else cookie or None
     )
@@ -73,25 +82,28 @@ def _echo(op: env.Operation, body: Any) -> env.Echo:
 def create_mosip_app(rt: Runtime) -> FastAPI:
     app = FastAPI(title="fleetkey MOSIP device management", openapi_url=None, docs_url=None)
 
-    async def run(
-        request: Request,
+    async def answer(
+        request: HotRequest,
+        path_params: dict[str, str],
         op: env.Operation,
         scope: str,
         handler: Handler,
         *,
         write: bool = True,
+        unit_of_work: bool = True,
         with_body: bool = True,
         fields: dict[str, str] | None = None,
         overrides: dict[str, tuple[str, str]] | None = None,
         needs_signer: bool = False,
-    ) -> JSONResponse:
+    ) -> HotResponse:
         body: Any = None
         parse_error: DomainError | None = None
+        query = parse_qsl(request.query.decode("latin-1"), keep_blank_values=True)
         try:
             if with_body:
-                body = wire.parse_json(await request.body())
+                body = wire.parse_json(request.body)
             # The device code of a path or query is text the store must be able to compare.
-            for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+            for name, value in (*path_params.items(), *query):
                 wire.check_json(value, (name,))
         except DomainError as exc:
             parse_error = exc
@@ -103,19 +115,27 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
             return env.failure(echo, [mosip_errors.FORBIDDEN])
         if parse_error is not None:
             return env.failure(echo, mosip_errors.to_mosip(parse_error))
-        actor = actor_for(principal, request)
+        actor = actor_with_id(principal, request.request_id)
         try:
             # Fetched before the transaction: a first key is created in a transaction of
             # its own, which must not wait behind this request's write lock.
             signer = await rt.keys.current_signer(actor.tenant_id) if needs_signer else None
-            async with rt.db.unit_of_work(write=write) as session:
-                response = await handler(Call(request, body, actor, session, signer))
+            if unit_of_work:
+                async with rt.db.unit_of_work(write=write) as session:
+                    response = await handler(Call(dict(query), body, actor, session, signer))
+            else:
+                response = await handler(Call(dict(query), body, actor, None, signer))
         except DomainError as exc:
             return env.failure(echo, mosip_errors.to_mosip(exc, fields, overrides))
         except Exception:
             log.exception("MOSIP %s failed (request %s)", op.id, actor.request_id)
             return env.failure(echo, [mosip_errors.INTERNAL])
         return env.success(op, echo, response)
+
+    async def run(request: Request, *args: Any, **kwargs: Any) -> Response:
+        """``answer`` for a routed request."""
+        hot = await HotRequest.from_request(request)
+        return (await answer(hot, dict(request.path_params), *args, **kwargs)).to_starlette()
 
     # ------------------------------------------------------------ device providers
 
@@ -136,7 +156,7 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
         return ident
 
     @app.post("/deviceprovider")
-    async def create_device_provider(request: Request) -> JSONResponse:
+    async def create_device_provider(request: Request) -> Response:
         async def handle(c: Call) -> Any:
             row = await providers.create_provider(c.session, c.actor, provider_input(c.req))
             return views.device_provider(row)
@@ -150,7 +170,7 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
         )
 
     @app.put("/deviceprovider")
-    async def update_device_provider(request: Request) -> JSONResponse:
+    async def update_device_provider(request: Request) -> Response:
         async def handle(c: Call) -> Any:
             req = c.req
             row = await providers.update_provider(
@@ -179,7 +199,7 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
         )
 
     @app.post("/foundationaltrustprovider")
-    async def create_trust_provider(request: Request) -> JSONResponse:
+    async def create_trust_provider(request: Request) -> Response:
         async def handle(c: Call) -> Any:
             row = await providers.create_trust_provider(c.session, c.actor, trust_input(c.req))
             return views.trust_provider(row)
@@ -193,7 +213,7 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
         )
 
     @app.put("/foundationaltrustprovider")
-    async def update_trust_provider(request: Request) -> JSONResponse:
+    async def update_trust_provider(request: Request) -> Response:
         async def handle(c: Call) -> Any:
             req = c.req
             row = await providers.update_trust_provider(
@@ -226,7 +246,7 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
         )
 
     @app.post("/mosipdeviceservice")
-    async def create_software(request: Request) -> JSONResponse:
+    async def create_software(request: Request) -> Response:
         async def handle(c: Call) -> Any:
             row = await providers.create_software(c.session, c.actor, software_input(c.req))
             return views.device_software(row)
@@ -241,7 +261,7 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
         )
 
     @app.put("/mosipdeviceservice")
-    async def update_software(request: Request) -> JSONResponse:
+    async def update_software(request: Request) -> Response:
         async def handle(c: Call) -> Any:
             req = c.req
             row = await providers.update_software(
@@ -261,7 +281,7 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
     # ------------------------------------------------------------ registered devices
 
     @app.post("/registereddevices")
-    async def register_device(request: Request) -> JSONResponse:
+    async def register_device(request: Request) -> Response:
         async def handle(c: Call) -> Any:
             claim = device_claim(c.req)
             device = await registration.register(c.session, c.actor, claim, rt.register_window)
@@ -292,7 +312,7 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
 
     # ``:path`` so that a code with a "/" (or none at all) still gets MOSIP's envelope.
     @app.delete("/registereddevices/deregister/{device_code:path}")
-    async def deregister_device(request: Request, device_code: str) -> JSONResponse:
+    async def deregister_device(request: Request, device_code: str) -> Response:
         async def handle(c: Call) -> Any:
             await devices.deregister(c.session, c.actor, device_code)
             return {"status": "success", "message": "Device de-register successfully"}
@@ -306,11 +326,10 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
             overrides=mosip_errors.DEREGISTER_OVERRIDES,
         )
 
-    async def change_status(request: Request, code_param: str, status_param: str) -> JSONResponse:
+    async def change_status(request: Request, code_param: str, status_param: str) -> Response:
         async def handle(c: Call) -> Any:
-            query = c.request.query_params
-            code = wire.strip_quotes(query.get(code_param))
-            status = wire.strip_quotes(query.get(status_param))
+            code = wire.strip_quotes(c.query.get(code_param))
+            status = wire.strip_quotes(c.query.get(status_param))
             missing = [
                 FieldProblem(name, "must not be null")
                 for name, value in ((code_param, code), (status_param, status))
@@ -325,33 +344,45 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
         return await run(request, env.DEVICE_STATUS, scopes.REGISTRY_WRITE, handle, with_body=False)
 
     @app.put("/registereddevices/status")
-    async def update_status_doc(request: Request) -> JSONResponse:
+    async def update_status_doc(request: Request) -> Response:
         return await change_status(request, "devicecode", "status")
 
     @app.put("/registereddevices/update/status")
-    async def update_status_real(request: Request) -> JSONResponse:
+    async def update_status_real(request: Request) -> Response:
         return await change_status(request, "deviceCode", "statusCode")
 
-    @app.post("/deviceprovidermanagement/validate")
-    async def validate_device(request: Request) -> JSONResponse:
-        async def handle(c: Call) -> Any:
-            query = validation_query(c.req)
-            kind = await validate.validate(c.session, c.actor, query)
-            message = (
-                "Device details validated successfully"
-                if kind == "live"
-                else "Device details history validated successfully"
-            )
-            return [{"status": "Valid", "message": message}]
+    async def check_device(c: Call) -> Any:
+        kind = await validate.validate(rt.db, c.actor.tenant_id, validation_query(c.req))
+        message = (
+            "Device details validated successfully"
+            if kind == "live"
+            else "Device details history validated successfully"
+        )
+        return [{"status": "Valid", "message": message}]
 
-        return await run(
+    async def answer_validate(_: Runtime, request: HotRequest) -> HotResponse:
+        """Validate is called for every authentication a device takes part in: a hot path
+        (api/hot.py) whose live check is one statement without a unit of work."""
+        return await answer(
             request,
+            {},
             env.DEVICE_VALIDATE,
             scopes.REGISTRY_VALIDATE,
-            handle,
-            write=False,
+            check_device,
+            unit_of_work=False,
             fields=views.VALIDATE_FIELDS,
         )
+
+    validate_route = HotRoute(
+        answer_validate,
+        lambda request: env.failure(_echo(env.DEVICE_VALIDATE, None), [mosip_errors.INTERNAL]),
+    )
+    app.state.hot_routes = {("POST", VALIDATE_PATH): validate_route}
+
+    @app.post(VALIDATE_PATH)
+    async def validate_device(request: Request) -> Response:
+        hot = await HotRequest.from_request(request)
+        return (await respond(rt, validate_route, hot)).to_starlette()
 
     return app
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.responses import JSONResponse
-
+from fleetkey.api.hot import HotResponse
 from fleetkey.clock import iso_millis, utcnow
 
 
@@ -50,11 +49,11 @@ def _body(echo: Echo, metadata: Any, response: Any, errors: Any) -> dict[str, An
     }
 
 
-def success(op: Operation, echo: Echo, response: Any) -> JSONResponse:
-    return JSONResponse(_body(echo, op.success_metadata, response, op.success_errors))
+def success(op: Operation, echo: Echo, response: Any) -> HotResponse:
+    return HotResponse.json(200, _body(echo, op.success_metadata, response, op.success_errors))
 
 
-def failure(echo: Echo, errors: list[tuple[str, str]]) -> JSONResponse:
+def failure(echo: Echo, errors: list[tuple[str, str]]) -> HotResponse:
     """MOSIP reports every failure with HTTP 200 and the reasons in ``errors``."""
     listed = [{"errorCode": code, "message": message} for code, message in errors]
-    return JSONResponse(_body(echo, {}, None, listed))
+    return HotResponse.json(200, _body(echo, {}, None, listed))
