@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from fleetkey import __version__
 from fleetkey.api import (
@@ -36,7 +37,20 @@ from fleetkey.runtime import Runtime
 MOSIP_PREFIXES = ("/v1/masterdata", "/masterdata")
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+class FleetkeyApp(FastAPI):
+    """FastAPI, with the hot paths (api/hot.py) answered before its middleware and routing."""
+
+    hot: HotRoutes | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.hot.route_for(scope) if self.hot is not None else None
+        if route is not None and self.hot is not None:
+            await self.hot.serve(route, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FleetkeyApp:
     settings = settings or get_settings()
     rt = runtime or Runtime.build(settings)
     logging.basicConfig(level=settings.log_level.upper())
@@ -51,7 +65,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await worker
         await rt.db.dispose()
 
-    app = FastAPI(
+    app = FleetkeyApp(
         title="fleetkey",
         version=__version__,
         summary="Device identity and credential registry",
@@ -64,8 +78,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     hot = {**device_auth.HOT_ROUTES, **otp.HOT_ROUTES}
     for prefix in MOSIP_PREFIXES:
         hot.update({(m, prefix + p): route for (m, p), route in mosip.state.hot_routes.items()})
-    # Added first, so it runs inside RequestIdMiddleware (the last added is outermost).
-    app.add_middleware(HotRoutes, runtime=rt, routes=hot)
+    app.hot = HotRoutes(rt, hot)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(system.router)

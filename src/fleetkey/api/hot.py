@@ -1,12 +1,12 @@
 """The hot paths: the few calls a fleet makes at connection rate, dispatched ahead of routing.
 
 Brokers checking a device, OTP verification and MOSIP's validate arrive many thousand
-times a second in a reconnect storm. FastAPI's routing, dependency injection and request
-objects cost several times what those calls need, so ``HotRoutes`` (an ASGI middleware
-inside the request-id middleware) answers an exact (method, path) itself and passes
-everything else on. Each hot call is one ``HotHandler``; the FastAPI route for the same
-path delegates to the same handler (``respond``), so OpenAPI still lists it and there is
-one implementation.
+times a second in a reconnect storm. FastAPI's middleware stack, routing, dependency
+injection and request objects cost several times what those calls need, so the application
+(``fleetkey.app.FleetkeyApp``) hands an exact (method, path) match to ``HotRoutes`` before
+any of that, and everything else to FastAPI. Each hot call is one ``HotHandler``; the
+FastAPI route for the same path delegates to the same handler (``respond``), so OpenAPI
+still lists it and there is one implementation.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from fleetkey.api.middleware import request_id_from
 from fleetkey.runtime import Runtime
 
 log = logging.getLogger("fleetkey.api")
@@ -99,20 +100,18 @@ async def respond(rt: Runtime, route: HotRoute, request: HotRequest) -> HotRespo
 
 
 class HotRoutes:
-    """ASGI middleware: exact (method, path) matches are answered here, the rest passes on."""
+    """Exact (method, path) matches answered without routing (see ``FleetkeyApp``)."""
 
-    def __init__(self, app: ASGIApp, runtime: Runtime, routes: dict[tuple[str, str], HotRoute]):
-        self.app = app
+    def __init__(self, runtime: Runtime, routes: dict[tuple[str, str], HotRoute]):
         self.rt = runtime
         self.routes = routes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = (
-            self.routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
-        )
-        if route is None:
-            await self.app(scope, receive, send)
-            return
+    def route_for(self, scope: Scope) -> HotRoute | None:
+        if scope["type"] != "http":
+            return None
+        return self.routes.get((scope["method"], scope["path"]))
+
+    async def serve(self, route: HotRoute, scope: Scope, receive: Receive, send: Send) -> None:
         chunks: list[bytes] = []
         while True:
             message = await receive()
@@ -121,6 +120,9 @@ class HotRoutes:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
+        # What RequestIdMiddleware does for routed requests.
+        rid = request_id_from(scope["headers"])
+        scope.setdefault("state", {})["request_id"] = rid
         request = HotRequest.from_scope(scope, b"".join(chunks))
         response = await respond(self.rt, route, request)
         await send(
@@ -130,6 +132,7 @@ class HotRoutes:
                 "headers": [
                     (b"content-type", response.content_type),
                     (b"content-length", str(len(response.body)).encode()),
+                    (b"x-request-id", rid.encode("latin-1")),
                     *response.headers,
                 ],
             }

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The caller's ``X-Request-Id`` if it is sane, else a new one."""
+    for name, value in headers:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if 0 < len(candidate) <= 64 and candidate.isprintable():
+                return candidate
+            break
+    return uuid.uuid4().hex
 
 
 class RequestIdMiddleware:
@@ -18,14 +30,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = ""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                candidate = value.decode("latin-1")
-                if 0 < len(candidate) <= 64 and candidate.isprintable():
-                    rid = candidate
-                break
-        rid = rid or uuid.uuid4().hex
+        rid = request_id_from(scope["headers"])
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = rid
 

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -95,6 +96,14 @@ def _row(c: Compiled, values: Sequence[Any]) -> dict[str, Any]:
     }
 
 
+class _SingleStatements(asyncpg.Connection):
+    """Nothing here changes session state (single statements; no SET, LISTEN or locks), so
+    handing a connection back to the pool needs no reset query: one round trip less."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 class DirectStore:
     """One per process, beside the SQLAlchemy engine, on the same database."""
 
@@ -132,10 +141,10 @@ class DirectStore:
             self._pool.terminate()
             self._pool = None
         if self._pool is None:
-            import asyncpg
-
             dsn = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
-            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10)
+            pool = await asyncpg.create_pool(
+                dsn, min_size=1, max_size=10, connection_class=_SingleStatements
+            )
             if self._pool is None:  # no other task made one meanwhile
                 self._pool, self._pool_loop = pool, loop
             else:

@@ -30,8 +30,19 @@ def parse_json(raw: bytes) -> Any:
         body = _loads(raw)
     except (ValueError, RecursionError) as exc:
         raise FormatError("request (body is not JSON)") from exc
-    check_json(body, ())
+    if not _plainly_storable(raw):
+        check_json(body, ())
     return body
+
+
+def _plainly_storable(raw: bytes) -> bool:
+    """Whether ``check_json`` can only pass, told from the bytes alone (validate is a hot
+    path). Valid JSON in UTF-8 has no NUL byte (UTF-16 and UTF-32 text always has), so
+    NUL and unpaired surrogates can only come in through ``\\u`` escapes; and a document
+    with no more brackets than ``MAX_DEPTH`` cannot nest deeper than that."""
+    return (
+        b"\\u" not in raw and b"\x00" not in raw and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH
+    )
 
 
 MAX_DEPTH = 32  # MOSIP's bodies nest 4 deep; a digitalId is stored and signed as sent
