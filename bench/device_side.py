@@ -1,6 +1,8 @@
-"""Device-side benchmarks: broker reconnect storm and ABS TOTP verify against a raw-ASGI
-baseline (bench.baseline, same uvicorn flags, same workers, same wrk settings), on SQLite
-and PostgreSQL (a fresh store per backend, dropped afterwards).
+"""Device-side benchmarks: broker reconnect storm, Clinical One bootstrap and access-code
+recreate, and ABS TOTP verify against a raw-ASGI baseline (bench.baseline, same uvicorn
+flags, same workers, same wrk settings), on SQLite and PostgreSQL (a fresh store per
+backend, dropped afterwards); TOTP verify also side by side with privacyIDEA's
+/validate/check (bench/privacyidea.py; --no-privacyidea leaves it out).
 
     .venv/bin/python -m bench.device_side [--backends sqlite,postgresql] [--devices 10000]
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import platform
@@ -25,6 +28,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from bench import privacyidea as pimod
 from bench import wrk as wrkmod
 from bench.backends import Store, create_store, drop_store, postgres_available
 from bench.procs import REPO, baseline_server, fleetkey_server, free_port, wait_for_quiet
@@ -36,6 +40,14 @@ ALLOW = '"result":"allow"'
 VALID = '"valid":true'
 WORKERS = 2
 CHOSEN = "Chosen-Passw0rd!x"  # meets ROMA's rules; stored with Argon2id
+# Clinical One: one study, one device-to-cloud kit type, a subject and a kit per device.
+STUDY = "BE0C4B1E5A7D4F0A9C3E2D1F0B9A8C7D"
+MODE = "active"
+KIT = "bench-watch"
+BOOTSTRAP = "/api/deviceBootstrap"
+ORS = "/ec-ors-svc/rest/v1.0"
+PAIR_OK = '"iotSharedSecret":'  # the bootstrap answer carries the long-term credential
+ORS_OK = '"status":"Success"'  # ORSResponse envelope of a recreated pair
 
 
 @dataclass
@@ -47,6 +59,8 @@ class Row:
     target: float  # ratio value/baseline that passes
     note: str = ""
     at_most: bool = False  # a latency: passes when value/baseline <= target
+    times: bool = False  # the ratio reads as "N x" (fleetkey against privacyIDEA)
+    result: str = ""  # instead of pass/FAIL: "skipped", "reference"
 
     @property
     def ratio(self) -> float:
@@ -55,6 +69,10 @@ class Row:
     @property
     def passed(self) -> bool:
         return self.ratio <= self.target if self.at_most else self.ratio >= self.target
+
+    @property
+    def outcome(self) -> str:
+        return self.result or ("pass" if self.passed else "FAIL")
 
 
 def log(text: str) -> None:
@@ -224,6 +242,219 @@ def totp_bodies(devices: list[tuple[int, bytes]], step: int) -> list[dict[str, A
     return [{"device_id": ident, "code": otp.hotp(seed, step)} for ident, seed in devices]
 
 
+@dataclass
+class Clinical:
+    """The Clinical One world: a DeviceActionsPost token, every registered kit's recreate
+    path and every kit's unused bootstrap pair."""
+
+    actions: str
+    paths: list[str]  # .../devices/{inventoryId}/access-code?mSubjectId=...
+    pairs: list[tuple[str, str]]  # (accessId, OTP)
+
+
+async def seed_clinical(store: Store, count: int) -> Clinical:
+    """A study with mHealth settings, one device-to-cloud kit type, and ``count`` subjects
+    each with one kit dispensed and registered (Clinical One allows one device-to-cloud kit
+    per subject), in units of work of 500 like the other seeds."""
+    from datetime import timedelta
+
+    from fleetkey.inventory import mhealth
+    from fleetkey.inventory import service as inventory
+    from fleetkey.tenants import scopes
+    from fleetkey.tenants import service as tenants
+    from fleetkey.tenants.context import Actor
+
+    runtime = _runtime(store)
+    ttl = timedelta(hours=runtime.settings.bootstrap_otp_ttl_hours)
+    async with runtime.db.unit_of_work() as session:
+        tenant = await tenants.ensure_tenant(session, "bench")
+        actions = await tenants.create_token(
+            session, runtime.vault, tenant, "clinical-one", [scopes.DEVICE_ACTIONS]
+        )
+        actor = Actor(tenant.id, "bench")
+        settings = {"user": "bench-mhealth", "url": "https://mhealth.bench.invalid/active"}
+        await inventory.create_study(session, actor, STUDY, "bench study", settings)
+        await inventory.create_kit_type(session, actor, STUDY, KIT, "watch", "device_to_cloud")
+    out = Clinical(actions.token, [], [])
+    batch = 500
+    for start in range(0, count, batch):
+        async with runtime.db.unit_of_work() as session:
+            for i in range(start, min(count, start + batch)):
+                subject, item, m_subject = f"S{i:07d}", f"K{i:07d}", f"M{i:07d}"
+                await inventory.create_subject(
+                    session, actor, STUDY, MODE, subject, f"site-{i}", m_subject
+                )
+                await inventory.create_inventory_item(session, actor, STUDY, MODE, item, KIT)
+                await inventory.dispense(session, actor, STUDY, MODE, subject, item)
+                pair = await mhealth.register_device(
+                    session,
+                    runtime.vault,
+                    actor,
+                    STUDY,
+                    MODE,
+                    subject,
+                    item,
+                    m_subject,
+                    f"site-{i}",
+                    None,
+                    ttl,
+                )
+                assert pair.access_id and pair.otp
+                out.pairs.append((pair.access_id, pair.otp))
+                out.paths.append(
+                    f"{ORS}/studies/{STUDY}/{MODE}/subjects/{subject}/devices/{item}"
+                    f"/access-code?mSubjectId={m_subject}"
+                )
+    await runtime.db.dispose()
+    return out
+
+
+def basic(access_id: str, otp: str) -> str:
+    return "Basic " + base64.b64encode(f"{access_id}:{otp}".encode()).decode()
+
+
+def write_requests(path: Path, lines: list[tuple[str, str, str, str]]) -> Path:
+    """Whole requests for bodies.lua: METHOD, path, Authorization value ("-": none), body."""
+    path.write_text("".join("\t".join(line) + "\n" for line in lines))
+    return path
+
+
+def clinical_scenarios(
+    server: Any,
+    world: Clinical,
+    base: float,
+    args: argparse.Namespace,
+    work: Path,
+    backend: str,
+    rows: list[Row],
+) -> None:
+    """3: devices redeem their pairs (each once), then Clinical One recreates pairs."""
+    load = wrkmod.Load(args.threads, args.connections, args.clinical_seconds)
+    # The first bootstrap makes the study's mHealth instance and kit product; done here so
+    # the measured ones all find them.
+    first = world.pairs[0]
+    sample = httpx.post(
+        server.url + BOOTSTRAP, headers={"Authorization": basic(*first)}, timeout=30
+    )
+    log(f"  sample bootstrap answer: {sample.status_code} {sample.text[:160]}...")
+    lines = [("POST", BOOTSTRAP, basic(a, o), "") for a, o in world.pairs[1:]]
+    res = run_wrk(
+        server, "/", write_requests(work / f"bootstrap-{backend}.tsv", lines), None, load, PAIR_OK
+    )
+    note = (
+        f"{res.requests} req, {res.bad} without a credential, {len(lines)} pairs, wrapped "
+        f"{res.wrapped} (a wrapped pair is used: 401), p99 {res.p99_ms:.1f} ms, "
+        f"server {res.server_cores:.2f} cores, db {res.db_cores:.2f}, "
+        f"other work {res.foreign_cores:.2f} cores"
+    )
+    if res.bad:
+        note += f"; first bad: {res.bad_sample[:120]}"
+    log(f"  bootstrap: {res.ok_per_s:.0f}/s; {note}")
+    rows.append(Row("3 Clinical One bootstrap", backend, res.ok_per_s, base, 0.20, note))
+
+    bearer = f"Bearer {world.actions}"
+    sample = httpx.put(server.url + world.paths[0], headers={"Authorization": bearer}, timeout=30)
+    log(f"  sample recreate answer: {sample.status_code} {sample.text}")
+    lines = [("PUT", path, bearer, "") for path in world.paths]
+    res = run_wrk(
+        server, "/", write_requests(work / f"recreate-{backend}.tsv", lines), None, load, ORS_OK
+    )
+    note = (
+        f"{res.requests} req, {res.bad} not Success, {len(lines)} registered kits, "
+        f"wrapped {res.wrapped}, p99 {res.p99_ms:.1f} ms, server {res.server_cores:.2f} cores, "
+        f"db {res.db_cores:.2f}, other work {res.foreign_cores:.2f} cores"
+    )
+    if res.bad:
+        note += f"; first bad: {res.bad_sample[:120]}"
+    log(f"  recreate: {res.ok_per_s:.0f}/s; {note}")
+    rows.append(Row("3 Clinical One recreate", backend, res.ok_per_s, base, 0.20, note))
+
+
+def wait_for_step_room(seconds: float) -> None:
+    """Sleep into the next 30-s step when fewer than ``seconds`` + 2 s are left of this one."""
+    into = time.time() % 30
+    if into > 30 - seconds - 2:
+        time.sleep(30 - into + 0.5)
+
+
+def privacyidea_scenario(
+    pi: pimod.PrivacyIdea | None,
+    why: str,
+    fleetkey_rate: float,
+    fleetkey_capped: bool,
+    base: float,
+    args: argparse.Namespace,
+    work: Path,
+    backend: str,
+    rows: list[Row],
+) -> None:
+    """5: privacyIDEA's /validate/check for TOTP with wrk's settings of fleetkey's TOTP run,
+    right after it; then fleetkey's valid/s against privacyIDEA's (target 100x)."""
+    scenario = "5 privacyIDEA /validate/check TOTP"
+    versus = "5 fleetkey TOTP verify vs privacyIDEA"
+    if pi is None or pi.server is None:
+        rows.append(Row(scenario, backend, 0.0, base, 0.0, f"skipped: {why}", result="skipped"))
+        rows.append(
+            Row(
+                versus,
+                backend,
+                fleetkey_rate,
+                0.0,
+                100.0,
+                "skipped",
+                times=True,
+                result="skipped",
+            )
+        )
+        return
+    from fleetkey.authenticators import otp
+
+    capped = (
+        "; fleetkey's figure is a floor: it verified every one of its --totp-devices "
+        "(wrk wrapped), so more devices may show more"
+        if fleetkey_capped
+        else ""
+    )
+    wait_for_step_room(args.totp_seconds)
+    step = otp.totp_step(time.time())
+    bodies = write_bodies(work / f"privacyidea-{backend}.jsonl", pi.bodies(step))
+    try:
+        res = run_wrk(
+            pi.server,
+            pimod.CHECK,
+            bodies,
+            None,
+            wrkmod.Load(args.threads, args.connections, args.totp_seconds),
+            pimod.ACCEPT,
+        )
+    except RuntimeError as exc:
+        log(f"  privacyIDEA run failed: {exc}")
+        rows.append(Row(scenario, backend, 0.0, base, 0.0, f"failed: {exc}"[:300], result="FAIL"))
+        return
+    note = (
+        f"privacyIDEA {pimod.version()} on SQLite, gunicorn -w {WORKERS} (sync): "
+        f"{res.requests} req, {res.ok} ACCEPT, {res.bad} other, {len(pi.tokens)} tokens "
+        f"(wrapped {res.wrapped}; a reused code is refused), p99 {res.p99_ms:.0f} ms, "
+        f"{res.socket_errors} socket errors, {res.timeouts} timeouts"
+    )
+    if res.bad:
+        note += f"; first bad: {res.bad_sample[:120]}"
+    log(f"  privacyIDEA totp: {res.ok_per_s:.1f} valid/s; {note}")
+    rows.append(Row(scenario, backend, res.ok_per_s, base, 0.0, note, result="reference"))
+    rows.append(
+        Row(
+            versus,
+            backend,
+            fleetkey_rate,
+            res.ok_per_s,
+            100.0,
+            f"fleetkey {fleetkey_rate:.0f} valid/s, privacyIDEA {res.ok_per_s:.1f} valid/s "
+            f"(baseline column: privacyIDEA){capped}",
+            times=True,
+        )
+    )
+
+
 def baseline_rate(work: Path, load: wrkmod.Load, env: dict[str, str]) -> float:
     bodies = write_bodies(work / "baseline.jsonl", [{"username": "u", "password": "p"}])
     server = baseline_server(env, free_port(), WORKERS, work / "baseline.log")
@@ -236,7 +467,14 @@ def baseline_rate(work: Path, load: wrkmod.Load, env: dict[str, str]) -> float:
     return result.ok_per_s
 
 
-def bench_backend(backend: str, args: argparse.Namespace, work: Path, rows: list[Row]) -> None:
+def bench_backend(
+    backend: str,
+    args: argparse.Namespace,
+    work: Path,
+    rows: list[Row],
+    pi: pimod.PrivacyIdea | None = None,
+    pi_why: str = "",
+) -> None:
     log(f"== {backend}")
     store = create_store(backend, work)
     try:
@@ -247,6 +485,14 @@ def bench_backend(backend: str, args: argparse.Namespace, work: Path, rows: list
         totp = asyncio.run(seed_totp(store, args.totp_devices))
         log(f"  seeded {len(totp)} totp authenticators in {time.monotonic() - t0:.0f}s")
         chosen = asyncio.run(seed_chosen(store, args.chosen_devices)) if args.argon2 else []
+        world = None
+        if args.clinical and args.bootstrap_pairs > 1:
+            t0 = time.monotonic()
+            world = asyncio.run(seed_clinical(store, args.bootstrap_pairs))
+            log(
+                f"  seeded {len(world.pairs)} Clinical One subjects with a registered kit "
+                f"in {time.monotonic() - t0:.0f}s"
+            )
         load = wrkmod.Load(args.threads, args.connections, args.seconds)
         base = baseline_rate(work, load, store.env())
         server = fleetkey_server(
@@ -283,13 +529,12 @@ def bench_backend(backend: str, args: argparse.Namespace, work: Path, rows: list
                 argon2_scenario(server, broker, chosen, args, work, backend, rows)
             if args.only_argon2:
                 return
+            if world is not None:
+                clinical_scenarios(server, world, base, args, work, backend, rows)
             # TOTP: start just after a step boundary so every code stays in its step.
             from fleetkey.authenticators import otp
 
-            now = time.time()
-            into = now % 30
-            if into > 30 - args.totp_seconds - 2:
-                time.sleep(30 - into + 0.5)
+            wait_for_step_room(args.totp_seconds)
             step = otp.totp_step(time.time())
             tbodies = write_bodies(work / f"totp-{backend}.jsonl", totp_bodies(totp, step))
             os.environ["BENCH_MATCH"] = VALID
@@ -308,6 +553,10 @@ def bench_backend(backend: str, args: argparse.Namespace, work: Path, rows: list
             )
             log(f"  totp verify: {res.ok_per_s:.0f} valid/s; {note}")
             rows.append(Row("4 ABS TOTP verify", backend, res.ok_per_s, base, 0.25, note))
+            if args.privacyidea:
+                privacyidea_scenario(
+                    pi, pi_why, res.ok_per_s, res.wrapped > 0, base, args, work, backend, rows
+                )
         finally:
             server.stop()
     finally:
@@ -355,10 +604,13 @@ def table(rows: list[Row]) -> str:
         "|---|---|---:|---:|---:|---:|---|",
     ]
     for r in rows:
+        ratio = f"{r.ratio:.1f}x" if r.times else f"{r.ratio:.1%}"
+        target = f"{r.target:g}x" if r.times else f"{r.target:.0%}"
+        if r.result == "reference":
+            target = "-"
         lines.append(
             f"| {r.scenario} | {r.backend} | {r.value:.0f} | {r.baseline:.0f} | "
-            f"{r.ratio:.1%} | {'<=' if r.at_most else '>='} {r.target:.0%} | "
-            f"{'pass' if r.passed else 'FAIL'} |"
+            f"{ratio} | {'<=' if r.at_most else '>='} {target} | {r.outcome} |"
         )
     return "\n".join(lines)
 
@@ -381,21 +633,62 @@ def main() -> None:
         "(the server caches a verified password), so keep it above the 10 s verification count",
     )
     parser.add_argument("--only-argon2", action="store_true", help="stop after scenario 2")
+    parser.add_argument(
+        "--clinical",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="scenario 3: Clinical One bootstrap and access-code recreate",
+    )
+    parser.add_argument(
+        "--bootstrap-pairs",
+        type=int,
+        default=5_000,
+        help="registered kits, each with one bootstrap pair (a pair works once: keep it above "
+        "what the bootstrap run redeems; the note says whether wrk wrapped)",
+    )
+    parser.add_argument("--clinical-seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--privacyidea",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="scenario 5: privacyIDEA's /validate/check side by side with TOTP verify "
+        "(installed once into bench/.cache/privacyidea-venv)",
+    )
+    parser.add_argument(
+        "--privacyidea-tokens",
+        type=int,
+        default=600,
+        help="privacyIDEA TOTP tokens, each checked once per step",
+    )
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "device.json")
     args = parser.parse_args()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="fleetkey-device-") as tmp:
         work = Path(tmp)
-        for backend in args.backends.split(","):
-            if backend == "postgresql" and (
-                why := postgres_available("postgresql://postgres@127.0.0.1:5432/postgres")
-            ):
-                log(f"skipping postgresql: {why}")
-                continue
-            bench_backend(backend, args, work, rows)
+        pi: pimod.PrivacyIdea | None = None
+        pi_why = ""
+        if args.privacyidea:
+            try:
+                pi, _ = pimod.prepare(work / "privacyidea", WORKERS, args.privacyidea_tokens, log)
+            except pimod.Unavailable as exc:
+                pi_why = str(exc).splitlines()[0][:200]
+                log(f"  privacyIDEA unavailable, its rows are skipped: {exc}")
+        try:
+            for backend in args.backends.split(","):
+                if backend == "postgresql" and (
+                    why := postgres_available("postgresql://postgres@127.0.0.1:5432/postgres")
+                ):
+                    log(f"skipping postgresql: {why}")
+                    continue
+                bench_backend(backend, args, work, rows, pi, pi_why)
+        finally:
+            if pi is not None:
+                pi.stop()
     log(f"machine: {platform.platform()}, {os.cpu_count()} cores")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps([r.__dict__ | {"ratio": r.ratio} for r in rows], indent=1))
+    args.json.write_text(
+        json.dumps([r.__dict__ | {"ratio": r.ratio, "outcome": r.outcome} for r in rows], indent=1)
+    )
     print(table(rows))
     for r in rows:
         print(f"  {r.scenario} / {r.backend}: {r.note}")

@@ -7,6 +7,11 @@
 --   end (validate); "once" also starts over but counts it in "wrapped" (for registration
 --   every body must be used once: a replayed one is a duplicate serial).
 -- At the end it prints one line: BENCH {json}, which bench/wrk.py parses.
+--
+-- A line that does not start with "{" is a whole request, four tab-separated fields:
+--   METHOD <tab> /path?query <tab> Authorization header value or "-" <tab> body (may be empty)
+-- (bench/device_side.py uses it for per-request HTTP Basic pairs and per-device paths); its
+-- Authorization replaces the bearer token given on the command line.
 
 local threads = {}
 -- What a success answer contains: MOSIP's envelope by default; bench/device_side.py sets
@@ -20,6 +25,24 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
+local function request_line(line)
+  local method, path, auth, body = string.match(line, "^([^\t]*)\t([^\t]*)\t([^\t]*)\t?(.*)$")
+  if method == nil then
+    error("bad request line: " .. line)
+  end
+  local headers = {}
+  for k, v in pairs(wrk.headers) do
+    headers[k] = v
+  end
+  if auth ~= "-" then
+    headers["Authorization"] = auth
+  end
+  if body == "" then
+    headers["Content-Type"] = nil -- still sent with "Content-Length: 0"
+  end
+  return wrk.format(method, path, headers, body)
+end
+
 function init(args)
   local path, token, nthreads = args[1], args[2], tonumber(args[3])
   wrk.method = "POST"
@@ -31,7 +54,11 @@ function init(args)
   local i = 0
   for line in io.lines(path) do
     if i % nthreads == id then
-      reqs[#reqs + 1] = wrk.format(nil, nil, nil, line)
+      if string.sub(line, 1, 1) == "{" then
+        reqs[#reqs + 1] = wrk.format(nil, nil, nil, line)
+      else
+        reqs[#reqs + 1] = request_line(line)
+      end
     end
     i = i + 1
   end
