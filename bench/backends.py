@@ -142,6 +142,17 @@ def create_store(backend: str, work_dir: Path, pg_admin_dsn: str = DEFAULT_PG_DS
     return store
 
 
+def analyze_store(store: Store) -> None:
+    """Refresh the planner's statistics after bulk seeding, as PostgreSQL's autovacuum (and
+    any SQLite deployment's ``PRAGMA optimize``) would soon after in service. Without them
+    a freshly filled table can be read through the wrong index."""
+    if store.backend == "postgresql":
+        asyncio.run(_pg_admin(store.asyncpg_dsn, "ANALYZE"))
+    else:
+        with sqlite3.connect(store.sqlite_path) as conn:
+            conn.execute("ANALYZE")
+
+
 def drop_store(store: Store, keep: bool = False) -> None:
     if keep:
         return

@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from bench import privacyidea as pimod
 from bench import wrk as wrkmod
-from bench.backends import Store, create_store, drop_store, postgres_available
+from bench.backends import Store, analyze_store, create_store, drop_store, postgres_available
 from bench.procs import REPO, baseline_server, fleetkey_server, free_port, wait_for_quiet
 
 MATCH_LUA = Path(__file__).resolve().parent / "lua" / "bodies.lua"
@@ -493,6 +493,7 @@ def bench_backend(
                 f"  seeded {len(world.pairs)} Clinical One subjects with a registered kit "
                 f"in {time.monotonic() - t0:.0f}s"
             )
+        analyze_store(store)
         load = wrkmod.Load(args.threads, args.connections, args.seconds)
         base = baseline_rate(work, load, store.env())
         server = fleetkey_server(

@@ -302,6 +302,7 @@ class Bench:
                     seed.seed_world(server.url, token, args.seed_devices, serial_prefix="SEED")
                 )
                 log(f"  seeded a provider, an MDS and {len(world.devices)} devices")
+                backends.analyze_store(store)
                 if "validate" in args.scenarios:
                     self.guarded(
                         "A validate (live)",

@@ -94,6 +94,10 @@ class PasswordChecker:
             digest.update(b"\x00")
         return digest.digest()
 
+    def fingerprint(self, password: str) -> str:
+        """A peppered digest of a presented password, to remember an answer by."""
+        return self._vault.keyed_hash(password)
+
     async def matches(self, subject: str, stored: StoredSecret, password: str) -> bool:
         if stored.kind == GENERATED:
             return hmac.compare_digest(self._vault.keyed_hash(password), stored.hash)

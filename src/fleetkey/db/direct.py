@@ -33,6 +33,15 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any] | None
+# Every SQLite connection of a process, the ORM's and these, is set up alike: WAL (readers
+# never wait for the writer), NORMAL sync (durable at checkpoints, as WAL allows), a wait
+# for the write lock rather than an immediate SQLITE_BUSY, and enforced foreign keys.
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=15000",
+    "PRAGMA foreign_keys=ON",
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,7 @@ class DirectStore:
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self._write_thread: ThreadPoolExecutor | None = None
+        self._caches: dict[str, UnchangedCache] = {}
         self._pool: Any = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
 
@@ -123,9 +133,15 @@ class DirectStore:
         conn = sqlite3.connect(
             self._url.database or "", isolation_level=None, check_same_thread=False
         )
-        conn.execute("PRAGMA busy_timeout=15000")
-        conn.execute("PRAGMA foreign_keys=ON")
+        for pragma in SQLITE_PRAGMAS:
+            conn.execute(pragma)
         return conn
+
+    def _sqlite_reader(self) -> sqlite3.Connection:
+        if self._reader is None:
+            self._reader = self._sqlite_connect()
+            self._reader.execute("PRAGMA query_only=1")
+        return self._reader
 
     def _sqlite_write(self, c: Compiled, args: list[Any]) -> int:
         if self._writer is None:
@@ -158,14 +174,27 @@ class DirectStore:
         c = statement.compiled(self._dialect)
         args = _args(c, params)
         if self._sqlite:
-            if self._reader is None:
-                self._reader = self._sqlite_connect()
-                self._reader.execute("PRAGMA query_only=1")
-            values = self._reader.execute(c.sql, args).fetchone()
+            values = self._sqlite_reader().execute(c.sql, args).fetchone()
         else:
             pool = await self._pg()
             values = await pool.fetchrow(c.sql, *args)
         return None if values is None else _row(c, values)
+
+    def cache(self, name: str) -> UnchangedCache:
+        """The process's ``UnchangedCache`` called ``name`` (made on first use)."""
+        hit = self._caches.get(name)
+        if hit is None:
+            hit = self._caches[name] = UnchangedCache(self)
+        return hit
+
+    def data_version(self) -> int | None:
+        """A number that changes whenever any other connection commits to the database:
+        SQLite's ``PRAGMA data_version`` (a few microseconds). None on PostgreSQL, which has
+        no signal that cheap."""
+        if not self._sqlite:
+            return None
+        row = self._sqlite_reader().execute("PRAGMA data_version").fetchone()
+        return int(row[0])
 
     async def execute(self, statement: Statement, **params: Any) -> int:
         """Run an INSERT, UPDATE or DELETE; the number of rows it touched."""
@@ -192,3 +221,37 @@ class DirectStore:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+class UnchangedCache:
+    """Answers kept only while the database is unchanged since they were read.
+
+    ``lookup`` returns a remembered answer and the version to ``keep`` a new one under. The
+    version is taken before the caller reads, so a commit that lands between the read and
+    ``keep`` changes it and the answer is dropped at the next lookup: never stale. Any commit
+    by anyone empties the cache, so it pays off for repeated reads of a quiet store (a
+    reconnect storm, validate in a loop). Where the store has no cheap change signal
+    (PostgreSQL) nothing is kept.
+    """
+
+    def __init__(self, store: DirectStore, max_entries: int = 100_000) -> None:
+        self._store = store
+        self._max = max_entries
+        self._version: int | None = None
+        self._entries: dict[Any, Any] = {}
+
+    def lookup(self, key: Any) -> tuple[Any, int | None]:
+        version = self._store.data_version()
+        if version is None:
+            return None, None
+        if version != self._version:
+            self._entries.clear()
+            self._version = version
+        return self._entries.get(key), version
+
+    def keep(self, key: Any, value: Any, version: int | None) -> None:
+        if version is None or version != self._version:
+            return
+        if len(self._entries) >= self._max:
+            self._entries.clear()
+        self._entries[key] = value

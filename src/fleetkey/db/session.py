@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from fleetkey.config import Settings
-from fleetkey.db.direct import DirectStore
+from fleetkey.db.direct import SQLITE_PRAGMAS, DirectStore
 
 
 def _make_engine(url: str) -> AsyncEngine:
@@ -38,10 +38,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Take transaction control away from the driver so BEGIN is ours (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=15000")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

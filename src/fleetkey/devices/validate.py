@@ -21,7 +21,7 @@ from fleetkey.providers import catalog
 from fleetkey.providers.models import DeviceProvider, DeviceSoftware
 
 
-@dataclass
+@dataclass(frozen=True)
 class ValidationQuery:
     device_code: str
     sw_version: str
@@ -68,7 +68,13 @@ def _purpose_matches(device_purpose: str, wanted: str | None) -> bool:
 
 async def validate_live(db: Database, tenant: str, q: ValidationQuery) -> None:
     """Raise the first rule the device breaks now. One statement, no unit of work: this
-    runs for every authentication a device takes part in."""
+    runs for every authentication a device takes part in. A pass is remembered while the
+    store is unchanged (SQLite; ``db.direct.UnchangedCache``)."""
+    passed = db.direct.cache("live_validation.passed")
+    key = (tenant, q)
+    known, version = passed.lookup(key)
+    if known:
+        return
     row = await repo.live_validation_row(
         db, tenant, q.device_code, q.provider_id, q.sw_version, q.type
     )
@@ -88,6 +94,7 @@ async def validate_live(db: Database, tenant: str, q: ValidationQuery) -> None:
             "Software version does not match against the Device Details",
         )
     _compare(row, q, row["claimed_canonical_type"])
+    passed.keep(key, True, version)
 
 
 async def validate_as_of(

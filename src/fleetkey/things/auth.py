@@ -8,9 +8,10 @@ How a device identifies itself (docs/compat/roma.md):
   device of that product which has no credential of its own.
 
 Every check reads the subject's current row (status, stored secret), so a disable, a
-delete or a reset takes effect at once on every node; only the Argon2id comparison is
-cached (see ``credentials.passwords.PasswordChecker``). Failed attempts are counted in the
-database, shared by all nodes.
+delete or a reset takes effect at once on every node. Cached are only the Argon2id
+comparison (see ``credentials.passwords.PasswordChecker``) and, on SQLite, allowed attempts
+while no one has written to the store since (``db.direct.UnchangedCache``). Failed
+attempts are counted in the database, shared by all nodes.
 """
 
 from __future__ import annotations
@@ -154,6 +155,8 @@ class DeviceAuthenticator:
         self._db = db
         self._checker = checker
         self._policy = policy
+        # Allowed attempts, while the store is unchanged (SQLite; see db/direct.py).
+        self._allowed = db.direct.cache("device_auth.allowed")
 
     async def check(self, actor: Actor, attempt: Attempt) -> Decision:
         if (
@@ -166,6 +169,15 @@ class DeviceAuthenticator:
             > MAX_FIELD
         ):
             return await self._deny(actor, attempt, None, "missing or oversized credentials")
+        key = (
+            actor.tenant_id,
+            attempt.username,
+            attempt.client_id,
+            self._checker.fingerprint(attempt.password),
+        )
+        known, version = self._allowed.lookup(key)
+        if known is not None:
+            return Decision(True, "ok", known)
         subject, reason = await _subject(self._db, actor.tenant_id, attempt)
         if subject is None:
             return await self._deny(actor, attempt, None, reason)
@@ -181,6 +193,8 @@ class DeviceAuthenticator:
             return await self._deny(actor, attempt, device_id, "wrong password")
         if subject.failures:
             await self._clear_failures(actor.tenant_id, device_id)
+        else:
+            self._allowed.keep(key, device_id, version)
         return Decision(True, "ok", device_id)
 
     async def _deny(
