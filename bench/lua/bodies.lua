@@ -2,10 +2,11 @@
 -- MOSIP envelope: success carries "errors":null; a failure lists its errors, also with
 -- HTTP 200, so the status code alone would count failures as successes.
 --
--- Usage: wrk -s bench/lua/bodies.lua <url> -- <bodies file> <bearer token|-> <threads> <cycle|once>
+-- Usage: wrk -s bench/lua/bodies.lua <url> -- <bodies file> <bearer token|-> <threads> <cycle|once|single>
 --   Thread i of n sends lines i, i+n, i+2n, ... of the file. "cycle" starts over at the
 --   end (validate); "once" also starts over but counts it in "wrapped" (for registration
---   every body must be used once: a replayed one is a duplicate serial).
+--   every body must be used once: a replayed one is a duplicate serial); "single" stops each
+--   thread once it has an answer for each of its lines (a storm of first connections).
 -- At the end it prints one line: BENCH {json}, which bench/wrk.py parses.
 --
 -- A line that does not start with "{" is a whole request, four tab-separated fields:
@@ -63,6 +64,7 @@ function init(args)
     i = i + 1
   end
   nreqs = #reqs
+  single = args[4] == "single"
   pos = 0
   ok = 0
   bad = 0
@@ -87,6 +89,11 @@ function response(status, headers, body)
     if sample == "" then
       sample = string.sub(tostring(status) .. " " .. (body or ""), 1, 400)
     end
+  end
+  if single and ok + bad >= nreqs then
+    -- One pass over this thread's lines, then stop: wrk's rate is over the time it took.
+    -- (Requests already in flight on the thread's other connections still count.)
+    wrk.thread:stop()
   end
 end
 

@@ -1,9 +1,12 @@
-"""``db.direct``: single statements on the driver, and the cache that never goes stale."""
+"""``db.direct``: single statements on the driver, and the cache of unchanged answers."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from datetime import UTC, datetime
 
+import asyncpg
 from sqlalchemy import bindparam, select, update
 
 from fleetkey.db.direct import Statement
@@ -61,21 +64,48 @@ async def test_reads_and_writes_through_the_column_types(runtime: Runtime) -> No
 
 
 async def test_unchanged_cache_forgets_on_any_commit(runtime: Runtime, store: Store) -> None:
+    tenant_id = await _tenant_with_failures(runtime, "direct-cache", 1)
     cache = runtime.db.direct.cache("test.unchanged")
     assert runtime.db.direct.cache("test.unchanged") is cache
-    known, version = cache.lookup("k")
-    assert known is None
+    known, version = await cache.lookup("k")
+    assert known is None and version is not None
     cache.keep("k", 42, version)
-    if store.backend == "postgresql":
-        # No cheap change signal: nothing is kept.
-        assert version is None
-        assert cache.lookup("k") == (None, None)
-        return
-    assert cache.lookup("k") == (42, version)
-    # A commit by another connection (the ORM's) drops every answer.
-    await _tenant_with_failures(runtime, "direct-cache", 1)
-    known, newer = cache.lookup("k")
+    assert await cache.lookup("k") == (42, version)
+    # A read-only unit of work changes nothing.
+    async with runtime.db.unit_of_work(write=False) as session:
+        await session.get(AuthFailures, (tenant_id, "device:0"))
+    assert await cache.lookup("k") == (42, version)
+    # A commit through this process's ORM drops every answer at once.
+    await _tenant_with_failures(runtime, "direct-cache-2", 1)
+    known, newer = await cache.lookup("k")
     assert known is None and newer != version
     # An answer read before a commit is not kept under the newer version.
     cache.keep("late", 1, version)
-    assert cache.lookup("late")[0] is None
+    assert (await cache.lookup("late"))[0] is None
+
+
+async def test_another_nodes_commit_drops_answers(runtime: Runtime, store: Store) -> None:
+    """A commit this process did not make: another SQLite connection, or on PostgreSQL
+    another node, whose change arrives as a notification (migration 0006)."""
+    tenant_id = await _tenant_with_failures(runtime, "direct-other-node", 1)
+    cache = runtime.db.direct.cache("test.other-node")
+    _, version = await cache.lookup("k")
+    cache.keep("k", 42, version)
+    assert (await cache.lookup("k"))[0] == 42
+    bump = "UPDATE auth_failures SET failures = failures + 1 WHERE tenant_id = "
+    if store.backend == "sqlite":
+        with sqlite3.connect(store.data_dir / "fleetkey.db") as other:
+            other.execute(bump + "?", (tenant_id,))
+        assert (await cache.lookup("k"))[0] is None
+        return
+    other = await asyncpg.connect(store.url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await other.execute(bump + "$1", tenant_id)
+    finally:
+        await other.close()
+    for _ in range(200):  # the notification comes a moment after the commit
+        if (await cache.lookup("k"))[0] is None:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the other node's commit did not drop the cached answer")

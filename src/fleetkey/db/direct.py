@@ -8,9 +8,10 @@ Core, compiled once per dialect, and its binds and results pass through the same
 types (so a ``UTCDateTime`` reads back as an aware datetime on both stores).
 
 - SQLite: reads run on the event loop on a connection of their own (a WAL reader never
-  waits for a writer, and an indexed read takes microseconds); writes run on one
-  thread of their own, so a write waiting for the lock never blocks the loop that the
-  lock holder (an ORM unit of work in this process) needs in order to finish.
+  waits for a writer, and an indexed read takes microseconds); a write is tried on the
+  loop without waiting for the lock, and when the lock is held it waits on a thread of
+  its own, so it never blocks the loop that the lock holder (an ORM unit of work in this
+  process) needs in order to finish.
 - PostgreSQL: an asyncpg pool per process; asyncpg prepares each statement once per
   connection.
 
@@ -21,18 +22,56 @@ atomic belongs in a unit of work (``Database.unit_of_work``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from sqlalchemy import event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any] | None
+log = logging.getLogger("fleetkey.db")
+# Migration 0006's triggers notify here when a table behind a cached answer changes.
+CHANGES_CHANNEL = "fleetkey_changes"
+# Commits made by this process (ORM units of work and direct writes): they invalidate cached
+# answers at once, without waiting for their own notification to come back.
+_LOCAL_COMMITS = [0]
+
+
+_WROTE = "fleetkey_wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    if not state.is_select:  # INSERT, UPDATE, DELETE, or text that may be any of them
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _count_commit(session: Session) -> None:
+    # Only a commit that wrote: a read-only unit of work (say, a token lookup) is no change.
+    if session.info.pop(_WROTE, False):
+        _LOCAL_COMMITS[0] += 1
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, _: Any) -> None:
+    session.info.pop(_WROTE, None)
+
+
 # Every SQLite connection of a process, the ORM's and these, is set up alike: WAL (readers
 # never wait for the writer), NORMAL sync (durable at checkpoints, as WAL allows), a wait
 # for the write lock rather than an immediate SQLITE_BUSY, and enforced foreign keys.
@@ -122,10 +161,15 @@ class DirectStore:
         self._sqlite = dialect.name == "sqlite"
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
+        self._eager: sqlite3.Connection | None = None
         self._write_thread: ThreadPoolExecutor | None = None
         self._caches: dict[str, UnchangedCache] = {}
         self._pool: Any = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
+        self._listener: Any = None
+        self._listener_loop: asyncio.AbstractEventLoop | None = None
+        self._listen_failed_at = float("-inf")
+        self._notified = 0
 
     # ------------------------------------------------------------------ SQLite
 
@@ -143,12 +187,22 @@ class DirectStore:
             self._reader.execute("PRAGMA query_only=1")
         return self._reader
 
+    def _sqlite_eager(self) -> sqlite3.Connection:
+        """A writer that never waits for the lock (busy_timeout 0)."""
+        if self._eager is None:
+            self._eager = self._sqlite_connect()
+            self._eager.execute("PRAGMA busy_timeout=0")
+        return self._eager
+
     def _sqlite_write(self, c: Compiled, args: list[Any]) -> int:
         if self._writer is None:
             self._writer = self._sqlite_connect()
         return self._writer.execute(c.sql, args).rowcount
 
     # ------------------------------------------------------------------ PostgreSQL
+
+    def _dsn(self) -> str:
+        return self._url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     async def _pg(self) -> Any:
         loop = asyncio.get_running_loop()
@@ -157,7 +211,7 @@ class DirectStore:
             self._pool.terminate()
             self._pool = None
         if self._pool is None:
-            dsn = self._url.set(drivername="postgresql").render_as_string(hide_password=False)
+            dsn = self._dsn()
             pool = await asyncpg.create_pool(
                 dsn, min_size=1, max_size=10, connection_class=_SingleStatements
             )
@@ -187,20 +241,65 @@ class DirectStore:
             hit = self._caches[name] = UnchangedCache(self)
         return hit
 
-    def data_version(self) -> int | None:
-        """A number that changes whenever any other connection commits to the database:
-        SQLite's ``PRAGMA data_version`` (a few microseconds). None on PostgreSQL, which has
-        no signal that cheap."""
-        if not self._sqlite:
+    async def data_version(self) -> Hashable | None:
+        """A value that changes whenever the tables behind cached answers may have changed.
+
+        SQLite: ``PRAGMA data_version``, which moves on every commit by any other
+        connection (a few microseconds). PostgreSQL: the count of ``fleetkey_changes``
+        notifications this process received (migration 0006 sends one when a transaction
+        that changed those tables commits) plus this process's own commits, which count at
+        once. None while the listener is not connected: then nothing may be cached.
+        """
+        if self._sqlite:
+            row = self._sqlite_reader().execute("PRAGMA data_version").fetchone()
+            return int(row[0])
+        if not await self._listening():
             return None
-        row = self._sqlite_reader().execute("PRAGMA data_version").fetchone()
-        return int(row[0])
+        return (self._notified, _LOCAL_COMMITS[0])
+
+    async def _listening(self) -> bool:
+        loop = asyncio.get_running_loop()
+        if self._listener is not None and self._listener_loop is loop:
+            return not self._listener.is_closed()
+        if self._listener_loop is loop and self._listen_failed_at > loop.time() - 5:
+            return False  # the last attempt failed just now; try again in a few seconds
+        self._listener_loop = loop
+        try:
+            conn = await asyncpg.connect(self._dsn())
+            await conn.add_listener(CHANGES_CHANNEL, self._on_change)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("not listening for changes, so not caching: %s", exc)
+            self._listen_failed_at = loop.time()
+            return False
+        conn.add_termination_listener(self._on_lost)
+        if self._listener is not None and self._listener_loop is loop:
+            await conn.close()  # another task connected meanwhile
+        else:
+            self._listener = conn
+            self._notified += 1  # whatever was read before listening is not trusted
+        return True
+
+    def _on_change(self, *_: Any) -> None:
+        self._notified += 1
+
+    def _on_lost(self, *_: Any) -> None:
+        self._listener = None
+        self._notified += 1
 
     async def execute(self, statement: Statement, **params: Any) -> int:
         """Run an INSERT, UPDATE or DELETE; the number of rows it touched."""
         c = statement.compiled(self._dialect)
         args = _args(c, params)
+        _LOCAL_COMMITS[0] += 1
         if self._sqlite:
+            # Uncontended (the usual case): on the loop, no thread hop. If the write lock is
+            # held (another process, or an ORM transaction of this one that may need this
+            # very loop to finish), wait for it on the writer thread instead.
+            try:
+                return self._sqlite_eager().execute(c.sql, args).rowcount
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    raise
             if self._write_thread is None:
                 self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="fleetkey-write")
             loop = asyncio.get_running_loop()
@@ -211,10 +310,14 @@ class DirectStore:
         return int(status.rsplit(" ", 1)[-1])
 
     async def close(self) -> None:
-        for conn in (self._reader, self._writer):
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            with contextlib.suppress(Exception):
+                await listener.close()
+        for conn in (self._reader, self._writer, self._eager):
             if conn is not None:
                 conn.close()
-        self._reader = self._writer = None
+        self._reader = self._writer = self._eager = None
         if self._write_thread is not None:
             self._write_thread.shutdown(wait=True)
             self._write_thread = None
@@ -230,18 +333,19 @@ class UnchangedCache:
     version is taken before the caller reads, so a commit that lands between the read and
     ``keep`` changes it and the answer is dropped at the next lookup: never stale. Any commit
     by anyone empties the cache, so it pays off for repeated reads of a quiet store (a
-    reconnect storm, validate in a loop). Where the store has no cheap change signal
-    (PostgreSQL) nothing is kept.
+    reconnect storm, validate in a loop). On PostgreSQL another node's commit reaches this
+    process as a notification, a moment (well under a millisecond on one host) after it
+    commits; until the listener is connected nothing is kept.
     """
 
     def __init__(self, store: DirectStore, max_entries: int = 100_000) -> None:
         self._store = store
         self._max = max_entries
-        self._version: int | None = None
+        self._version: Hashable | None = None
         self._entries: dict[Any, Any] = {}
 
-    def lookup(self, key: Any) -> tuple[Any, int | None]:
-        version = self._store.data_version()
+    async def lookup(self, key: Any) -> tuple[Any, Hashable | None]:
+        version = await self._store.data_version()
         if version is None:
             return None, None
         if version != self._version:
@@ -249,7 +353,7 @@ class UnchangedCache:
             self._version = version
         return self._entries.get(key), version
 
-    def keep(self, key: Any, value: Any, version: int | None) -> None:
+    def keep(self, key: Any, value: Any, version: Hashable | None) -> None:
         if version is None or version != self._version:
             return
         if len(self._entries) >= self._max:

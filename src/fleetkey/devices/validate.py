@@ -72,7 +72,7 @@ async def validate_live(db: Database, tenant: str, q: ValidationQuery) -> None:
     store is unchanged (SQLite; ``db.direct.UnchangedCache``)."""
     passed = db.direct.cache("live_validation.passed")
     key = (tenant, q)
-    known, version = passed.lookup(key)
+    known, version = await passed.lookup(key)
     if known:
         return
     row = await repo.live_validation_row(

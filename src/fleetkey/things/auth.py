@@ -175,7 +175,7 @@ class DeviceAuthenticator:
             attempt.client_id,
             self._checker.fingerprint(attempt.password),
         )
-        known, version = self._allowed.lookup(key)
+        known, version = await self._allowed.lookup(key)
         if known is not None:
             return Decision(True, "ok", known)
         subject, reason = await _subject(self._db, actor.tenant_id, attempt)
