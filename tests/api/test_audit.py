@@ -52,7 +52,8 @@ async def test_every_change_is_audited_with_actor_and_request_id(
 
     events = await _audit(client, caller)
     assert [(e["action"], e["request_id"]) for e in events] == [
-        ("update", "def456"), ("create", "abc123"),
+        ("update", "def456"),
+        ("create", "abc123"),
     ]
     newest, oldest = events
     assert oldest == {
@@ -74,10 +75,18 @@ async def test_every_change_is_audited_with_actor_and_request_id(
         "entity_type": "device_provider",
         "entity_id": provider["id"],
         "changes": {
-            "before": {"email": "test@mosip.io", "updated_at": None, "updated_by": None,
-                       "version": 1},
-            "after": {"email": "new@mosip.io", "updated_at": updated["updated_at"],
-                      "updated_by": f"tester@{caller.tenant}", "version": 2},
+            "before": {
+                "email": "test@mosip.io",
+                "updated_at": None,
+                "updated_by": None,
+                "version": 1,
+            },
+            "after": {
+                "email": "new@mosip.io",
+                "updated_at": updated["updated_at"],
+                "updated_by": f"tester@{caller.tenant}",
+                "version": 2,
+            },
         },
     }
     assert newest["id"] > oldest["id"]
@@ -106,30 +115,37 @@ async def test_audit_filters(client: httpx.AsyncClient, runtime: Runtime, caller
     first = await create_provider(client, caller, vendor_name="First")
     await tick()
     other = bearer(await token_named(runtime, caller.tenant, "robot@ops", []))
-    second = (await client.post(
-        API + "/device-providers", json={**PROVIDER, "vendor_name": "Second"}, headers=other
-    )).json()
+    second = (
+        await client.post(
+            API + "/device-providers", json={**PROVIDER, "vendor_name": "Second"}, headers=other
+        )
+    ).json()
     await tick()
-    entry = (await client.post(
-        API + "/whitelisted-devices", json={"serial_number": "S-1"}, headers=caller.headers
-    )).json()
+    entry = (
+        await client.post(
+            API + "/whitelisted-devices", json={"serial_number": "S-1"}, headers=caller.headers
+        )
+    ).json()
 
     def ids(rows: list[dict[str, Any]]) -> list[str]:
         return [r["entity_id"] for r in rows]
 
     assert ids(await _audit(client, caller)) == [entry["id"], second["id"], first["id"]]
     assert ids(await _audit(client, caller, entity_type="device_provider")) == [
-        second["id"], first["id"],
+        second["id"],
+        first["id"],
     ]
     assert ids(await _audit(client, caller, entity_type="whitelisted_device")) == [entry["id"]]
     assert ids(await _audit(client, caller, entity_id=first["id"])) == [first["id"]]
     assert ids(await _audit(client, caller, by="robot@ops")) == [second["id"]]
     assert ids(await _audit(client, caller, by=f"tester@{caller.tenant}")) == [
-        entry["id"], first["id"],
+        entry["id"],
+        first["id"],
     ]
     assert await _audit(client, caller, by="nobody") == []
     assert ids(await _audit(client, caller, since=second["created_at"])) == [
-        entry["id"], second["id"],
+        entry["id"],
+        second["id"],
     ]
     assert ids(await _audit(client, caller, until=second["created_at"])) == [first["id"]]
     assert ids(
@@ -137,14 +153,16 @@ async def test_audit_filters(client: httpx.AsyncClient, runtime: Runtime, caller
     ) == [second["id"]]
     assert ids(await _audit(client, caller, since="2999-01-01T00:00:00Z")) == []
     assert ids(
-        await _audit(client, caller, entity_type="device_provider", by="robot@ops",
-                     since=first["created_at"])
+        await _audit(
+            client, caller, entity_type="device_provider", by="robot@ops", since=first["created_at"]
+        )
     ) == [second["id"]]
     # paging back through the log
     newest = await _audit(client, caller, limit=1)
     assert ids(newest) == [entry["id"]]
     assert ids(await _audit(client, caller, before_id=newest[0]["id"], limit=2)) == [
-        second["id"], first["id"],
+        second["id"],
+        first["id"],
     ]
     bad = await client.get(API + "/audit", params={"since": "yesterday"}, headers=caller.headers)
     assert bad.status_code == 422
@@ -161,10 +179,14 @@ async def test_no_secret_appears_in_any_audit_row(
     token_hash = runtime.vault.keyed_hash(caller.token)
     async with runtime.db.unit_of_work(write=False) as session:
         rows = (
-            await session.execute(
-                text("SELECT * FROM audit_events WHERE tenant_id = :t"), {"t": caller.tenant_id}
+            (
+                await session.execute(
+                    text("SELECT * FROM audit_events WHERE tenant_id = :t"), {"t": caller.tenant_id}
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
     assert len(rows) == 3  # provider, software, device
     dumped = json.dumps([dict(r) for r in rows], default=str)
     assert caller.token not in dumped
@@ -211,9 +233,11 @@ async def test_change_feed_in_commit_order_with_resumable_cursor(
         json={**PROVIDER, "address": "moved"},
         headers=caller.headers,
     )
-    entry = (await client.post(
-        API + "/whitelisted-devices", json={"serial_number": "S"}, headers=caller.headers
-    )).json()
+    entry = (
+        await client.post(
+            API + "/whitelisted-devices", json={"serial_number": "S"}, headers=caller.headers
+        )
+    ).json()
 
     page = await _changes(client, caller, expect=3)
     assert [(e["action"], e["entity_type"], e["entity_id"]) for e in page["items"]] == [
@@ -226,7 +250,8 @@ async def test_change_feed_in_commit_order_with_resumable_cursor(
 
     # resuming after the cursor: nothing new yet, and the cursor stays put
     assert await _changes(client, caller, after=page["cursor"]) == {
-        "items": [], "cursor": page["cursor"],
+        "items": [],
+        "cursor": page["cursor"],
     }
     deleted = await client.delete(
         f"{API}/whitelisted-devices/{entry['id']}", headers=caller.headers
@@ -272,9 +297,9 @@ async def test_every_provider_create_and_update_writes_history(
     provider = await create_provider(client, caller)
     url = f"{API}/device-providers/{provider['id']}"
     await tick()
-    v2 = (await client.put(url, json={**PROVIDER, "address": "Two"}, headers=caller.headers))
+    v2 = await client.put(url, json={**PROVIDER, "address": "Two"}, headers=caller.headers)
     await tick()
-    v3 = (await client.put(url, json={**PROVIDER, "address": "Three"}, headers=caller.headers))
+    v3 = await client.put(url, json={**PROVIDER, "address": "Three"}, headers=caller.headers)
     refused = await client.put(
         url, json={**PROVIDER, "address": "Four"}, headers={**caller.headers, "If-Match": '"1"'}
     )
@@ -292,11 +317,14 @@ async def test_every_provider_create_and_update_writes_history(
             )
         )
     assert [(r.tenant_id, r.version, r.lookup_key) for r in rows] == [
-        (caller.tenant_id, 1, None), (caller.tenant_id, 2, None), (caller.tenant_id, 3, None),
+        (caller.tenant_id, 1, None),
+        (caller.tenant_id, 2, None),
+        (caller.tenant_id, 3, None),
     ]
     assert [r.data for r in rows] == [provider, v2.json(), v3.json()]
     assert [r.data["address"] for r in rows] == ["Address of Test Vendor", "Two", "Three"]
-    assert rows[0].valid_from.isoformat(timespec="milliseconds").replace("+00:00", "Z") == (
-        provider["created_at"]
+    assert (
+        rows[0].valid_from.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        == (provider["created_at"])
     )
     assert rows[0].valid_from < rows[1].valid_from < rows[2].valid_from

@@ -76,9 +76,7 @@ async def test_a_token_lacking_a_scope_is_403(
         API + "/devices/validate", json=validate_body("x", provider["id"]), headers=reader.headers
     )
     assert validate.status_code == 403
-    assert validate.json() == error(
-        "auth.forbidden", "the token lacks the registry:validate scope"
-    )
+    assert validate.json() == error("auth.forbidden", "the token lacks the registry:validate scope")
     # nothing was written by the refused requests
     after = await client.get(API + "/device-providers", headers=caller.headers)
     assert after.json()["items"] == [provider]
@@ -119,13 +117,24 @@ async def test_tenant_b_cannot_see_tenant_a(
     b = await new_caller(runtime)
     fleet = await build_fleet(client, a)
     code = await fleet.register()
-    ftp = (await client.post(API + "/trust-providers", json={
-        "name": "FTP", "address": "x", "email": "e", "contact_number": "1",
-        "certificate_alias": "c",
-    }, headers=a.headers)).json()
-    wl = (await client.post(
-        API + "/whitelisted-devices", json={"serial_number": "S"}, headers=a.headers
-    )).json()
+    ftp = (
+        await client.post(
+            API + "/trust-providers",
+            json={
+                "name": "FTP",
+                "address": "x",
+                "email": "e",
+                "contact_number": "1",
+                "certificate_alias": "c",
+            },
+            headers=a.headers,
+        )
+    ).json()
+    wl = (
+        await client.post(
+            API + "/whitelisted-devices", json={"serial_number": "S"}, headers=a.headers
+        )
+    ).json()
 
     provider = await client.get(f"{API}/device-providers/{fleet.provider_id}", headers=b.headers)
     assert provider.status_code == 404
@@ -145,8 +154,13 @@ async def test_tenant_b_cannot_see_tenant_a(
     trust = await client.get(f"{API}/trust-providers/{ftp['id']}", headers=b.headers)
     assert trust.json()["error"]["code"] == "trust_provider.not_found"
 
-    for path in ("/devices", "/device-providers", "/trust-providers", "/device-software",
-                 "/whitelisted-devices"):
+    for path in (
+        "/devices",
+        "/device-providers",
+        "/trust-providers",
+        "/device-software",
+        "/whitelisted-devices",
+    ):
         listing = await client.get(API + path, headers=b.headers)
         assert listing.status_code == 200
         assert listing.json() == {"items": [], "next_cursor": None}, path
@@ -177,6 +191,7 @@ async def test_tenant_b_cannot_see_tenant_a(
     # A still sees everything unchanged
     mine = await client.get(f"{API}/devices/{code}", headers=a.headers)
     assert (mine.status_code, mine.json()["status"]) == (200, "Registered")
-    assert [w["id"] for w in (await client.get(
-        API + "/whitelisted-devices", headers=a.headers
-    )).json()["items"]] == [wl["id"]]
+    assert [
+        w["id"]
+        for w in (await client.get(API + "/whitelisted-devices", headers=a.headers)).json()["items"]
+    ] == [wl["id"]]

@@ -14,14 +14,34 @@ from tests.compat.mosip.world import World, errors_of
 from tests.conftest import Caller
 
 SEEDED = [
-    {"code": "Face", "name": "Face", "alias_of": None, "is_active": True,
-     "subtypes": ["Full face"]},
-    {"code": "Finger", "name": "Finger", "alias_of": None, "is_active": True,
-     "subtypes": ["Single", "Slab", "Touchless"]},
-    {"code": "Fingerprint", "name": "Fingerprint", "alias_of": "Finger", "is_active": True,
-     "subtypes": ["Single", "Slab", "Touchless"]},
-    {"code": "Iris", "name": "Iris", "alias_of": None, "is_active": True,
-     "subtypes": ["DoubleIris", "SingleIris"]},
+    {
+        "code": "Face",
+        "name": "Face",
+        "alias_of": None,
+        "is_active": True,
+        "subtypes": ["Full face"],
+    },
+    {
+        "code": "Finger",
+        "name": "Finger",
+        "alias_of": None,
+        "is_active": True,
+        "subtypes": ["Single", "Slab", "Touchless"],
+    },
+    {
+        "code": "Fingerprint",
+        "name": "Fingerprint",
+        "alias_of": "Finger",
+        "is_active": True,
+        "subtypes": ["Single", "Slab", "Touchless"],
+    },
+    {
+        "code": "Iris",
+        "name": "Iris",
+        "alias_of": None,
+        "is_active": True,
+        "subtypes": ["DoubleIris", "SingleIris"],
+    },
 ]
 
 
@@ -39,7 +59,10 @@ async def test_put_device_type_then_register_a_device_of_it(
     response = await client.put(API + "/device-types/Palm", json=palm, headers=caller.headers)
     assert response.status_code == 200
     expected = {
-        "code": "Palm", "name": "Palm print", "alias_of": None, "is_active": True,
+        "code": "Palm",
+        "name": "Palm print",
+        "alias_of": None,
+        "is_active": True,
         "subtypes": ["Left", "Right"],
     }
     assert response.json() == expected
@@ -54,7 +77,8 @@ async def test_put_device_type_then_register_a_device_of_it(
 
     # a subtype not listed any more is deactivated: registrations of it are refused
     again = await client.put(
-        API + "/device-types/Palm", json={"name": "Palm", "subtypes": ["Right"]},
+        API + "/device-types/Palm",
+        json={"name": "Palm", "subtypes": ["Right"]},
         headers=caller.headers,
     )
     assert again.json()["subtypes"] == ["Right"]
@@ -83,7 +107,10 @@ async def test_put_device_type_alias(client: httpx.AsyncClient, caller: Caller) 
     )
     assert response.status_code == 200
     assert response.json() == {
-        "code": "Fingerprints", "name": "Fingerprints", "alias_of": "Finger", "is_active": True,
+        "code": "Fingerprints",
+        "name": "Fingerprints",
+        "alias_of": "Finger",
+        "is_active": True,
         "subtypes": [],
     }
     listing = (await client.get(API + "/device-types", headers=caller.headers)).json()
@@ -170,7 +197,8 @@ async def test_whitelist_post_get_delete(
     deleted = await client.delete(f"{url}/{entry['id']}", headers=caller.headers)
     assert (deleted.status_code, deleted.content) == (204, b"")
     assert (await client.get(url, headers=caller.headers)).json() == {
-        "items": [second], "next_cursor": None,
+        "items": [second],
+        "next_cursor": None,
     }
     again = await client.delete(f"{url}/{entry['id']}", headers=caller.headers)
     assert again.status_code == 404
@@ -218,7 +246,9 @@ async def test_a_whitelisted_serial_registers_for_registration_under_the_entry_i
     assert code == entry["id"]
     device = (await client.get(f"{API}/devices/{code}", headers=caller.headers)).json()
     assert (device["purpose"], device["serial_number"], device["status"]) == (
-        "REGISTRATION", "WL-1", "Registered",
+        "REGISTRATION",
+        "WL-1",
+        "Registered",
     )
 
 

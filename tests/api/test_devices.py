@@ -17,11 +17,30 @@ async def test_get_device(client: httpx.AsyncClient, caller: Caller) -> None:
     assert response.status_code == 200
     assert response.headers["etag"] == '"1"'
     device = response.json()
-    assert {k: device[k] for k in (
-        "code", "tenant_id", "status", "purpose", "device_id", "device_sub_id", "serial_number",
-        "provider_id", "provider_name", "type_code", "subtype_code", "make", "model",
-        "firmware", "certification", "is_active", "version", "created_by", "updated_by",
-    )} == {
+    assert {
+        k: device[k]
+        for k in (
+            "code",
+            "tenant_id",
+            "status",
+            "purpose",
+            "device_id",
+            "device_sub_id",
+            "serial_number",
+            "provider_id",
+            "provider_name",
+            "type_code",
+            "subtype_code",
+            "make",
+            "model",
+            "firmware",
+            "certification",
+            "is_active",
+            "version",
+            "created_by",
+            "updated_by",
+        )
+    } == {
         "code": code,
         "tenant_id": caller.tenant_id,
         "status": "Registered",
@@ -86,9 +105,7 @@ async def test_list_devices_with_filters(client: httpx.AsyncClient, caller: Call
     assert await codes(serial_number="A-1") == [auth[1]]
     assert await codes(type_code="Iris") == [iris]
     assert await codes(type_code="Finger") == sorted([*auth, reg])
-    assert await codes(type_code="Finger", purpose="AUTH", status="Registered") == sorted(
-        auth[1:]
-    )
+    assert await codes(type_code="Finger", purpose="AUTH", status="Registered") == sorted(auth[1:])
 
     bad = await client.get(API + "/devices", params={"status": "Lost"}, headers=h)
     assert bad.status_code == 422
@@ -127,9 +144,7 @@ async def test_as_of_reads_the_old_status_and_history_lists_versions(
     first = (await client.get(f"{API}/devices/{code}", headers=caller.headers)).json()
     await tick()
     url = f"{API}/devices/{code}/status"
-    revoked = (
-        await client.put(url, json={"status": "REVOKED"}, headers=caller.headers)
-    ).json()
+    revoked = (await client.put(url, json={"status": "REVOKED"}, headers=caller.headers)).json()
     await tick()
     back = (await client.put(url, json={"status": "registered"}, headers=caller.headers)).json()
     assert (revoked["status"], revoked["version"]) == ("Revoked", 2)
@@ -219,7 +234,11 @@ async def test_validate_live_and_as_of(client: httpx.AsyncClient, caller: Caller
     valid = await client.post(url, json=validate_body(code, fleet.provider_id), headers=h)
     assert valid.status_code == 200
     assert valid.json() == {
-        "valid": True, "basis": "live", "code": None, "message": None, "details": None,
+        "valid": True,
+        "basis": "live",
+        "code": None,
+        "message": None,
+        "details": None,
     }
     registered_at = (await client.get(f"{API}/devices/{code}", headers=h)).json()["created_at"]
 
@@ -239,7 +258,11 @@ async def test_validate_live_and_as_of(client: httpx.AsyncClient, caller: Caller
         url, json=validate_body(code, fleet.provider_id, as_of=registered_at), headers=h
     )
     assert history.json() == {
-        "valid": True, "basis": "history", "code": None, "message": None, "details": None,
+        "valid": True,
+        "basis": "history",
+        "code": None,
+        "message": None,
+        "details": None,
     }
     too_early = await client.post(
         url, json=validate_body(code, fleet.provider_id, as_of="2001-01-01T00:00:00Z"), headers=h
@@ -266,28 +289,45 @@ async def test_validate_failures(client: httpx.AsyncClient, caller: Caller) -> N
         return result
 
     assert await verdict(validate_body("unknown", fleet.provider_id)) == {
-        "valid": False, "basis": "live", "code": "validate.device_not_found",
-        "message": "Device is marked Inactive or not found", "details": None,
+        "valid": False,
+        "basis": "live",
+        "code": "validate.device_not_found",
+        "message": "Device is marked Inactive or not found",
+        "details": None,
     }
     assert await verdict(validate_body(code, fleet.provider_id, purpose="REGISTRATION")) == {
-        "valid": False, "basis": "live", "code": "validate.device_not_found",
-        "message": "Device is marked Inactive or not found", "details": None,
+        "valid": False,
+        "basis": "live",
+        "code": "validate.device_not_found",
+        "message": "Device is marked Inactive or not found",
+        "details": None,
     }
     assert await verdict(validate_body(code, "other-provider")) == {
-        "valid": False, "basis": "live", "code": "validate.provider_inactive",
-        "message": "Device Provider is marked Inactive or not found", "details": None,
+        "valid": False,
+        "basis": "live",
+        "code": "validate.provider_inactive",
+        "message": "Device Provider is marked Inactive or not found",
+        "details": None,
     }
     assert await verdict(validate_body(code, fleet.provider_id, sw_version="9.9")) == {
-        "valid": False, "basis": "live", "code": "validate.software_version_unknown",
-        "message": "deviceServiceVersion not found", "details": None,
+        "valid": False,
+        "basis": "live",
+        "code": "validate.software_version_unknown",
+        "message": "deviceServiceVersion not found",
+        "details": None,
     }
     await created(
-        client, caller, "/device-software",
+        client,
+        caller,
+        "/device-software",
         software_body(fleet.provider_id, sw_version="2.0", model="OTHER"),
     )
     assert await verdict(validate_body(code, fleet.provider_id, sw_version="2.0")) == {
-        "valid": False, "basis": "live", "code": "validate.software_mismatch",
-        "message": "Software version does not match against the Device Details", "details": None,
+        "valid": False,
+        "basis": "live",
+        "code": "validate.software_mismatch",
+        "message": "Software version does not match against the Device Details",
+        "details": None,
     }
     mismatch = await verdict(
         validate_body(code, fleet.provider_id, digital_id={"make": "Other", "serial_no": "x"})
@@ -297,7 +337,7 @@ async def test_validate_failures(client: httpx.AsyncClient, caller: Caller) -> N
         "basis": "live",
         "code": "validate.digital_id_mismatch",
         "message": "Device code does not match against - make; "
-                   "Device code does not match against - serialNo",
+        "Device code does not match against - serialNo",
         "details": [
             {"field": "make", "message": "Device code does not match against - make"},
             {"field": "serialNo", "message": "Device code does not match against - serialNo"},

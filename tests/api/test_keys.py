@@ -65,7 +65,11 @@ async def test_jwks_lists_the_tenant_key_after_a_registration(
     [key] = jwks["keys"]
     assert set(key) == {"kty", "n", "e", "kid", "alg", "use"}
     assert (key["kty"], key["e"], key["alg"], key["use"], key["kid"]) == (
-        "RSA", "AQAB", "RS256", "sig", stored.kid,
+        "RSA",
+        "AQAB",
+        "RS256",
+        "sig",
+        stored.kid,
     )
     imported = KeySet.import_key_set(jwks).keys[0]
     assert isinstance(imported, RSAKey)

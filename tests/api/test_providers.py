@@ -55,7 +55,9 @@ async def test_optional_provider_fields_default_to_null_and_active(
     body = await created(client, caller, "/device-providers", {"vendor_name": "Bare Vendor"})
     assert (body["vendor_name"], body["address"], body["email"]) == ("Bare Vendor", None, None)
     assert (body["contact_number"], body["certificate_alias"], body["is_active"]) == (
-        None, None, True,
+        None,
+        None,
+        True,
     )
 
 
@@ -80,7 +82,9 @@ async def test_update_provider_with_if_match(client: httpx.AsyncClient, caller: 
     assert ok.headers["etag"] == '"2"'
     body = ok.json()
     assert (body["address"], body["certificate_alias"], body["version"]) == (
-        "New Address", "changed", 2,
+        "New Address",
+        "changed",
+        2,
     )
     assert body["updated_by"] == f"tester@{caller.tenant}"
     assert TIME.match(body["updated_at"])
@@ -119,8 +123,10 @@ async def test_invalid_provider_body_lists_every_field(
             {"field": "vendor_name", "message": "Field required"},
             {"field": "address", "message": "Input should be a valid string"},
             {"field": "contact_number", "message": "String should have at most 16 characters"},
-            {"field": "is_active", "message": "Input should be a valid boolean, unable to "
-                                              "interpret input"},
+            {
+                "field": "is_active",
+                "message": "Input should be a valid boolean, unable to interpret input",
+            },
         ],
     )
 
@@ -173,9 +179,7 @@ async def test_duplicate_active_provider_is_a_conflict(
     await create_provider(client, caller, address="Second site")
 
 
-async def test_list_device_providers_pages_by_id(
-    client: httpx.AsyncClient, caller: Caller
-) -> None:
+async def test_list_device_providers_pages_by_id(client: httpx.AsyncClient, caller: Caller) -> None:
     ids = sorted(
         [(await create_provider(client, caller, vendor_name=f"Vendor {i}"))["id"] for i in range(3)]
     )
@@ -208,9 +212,7 @@ async def test_list_limit_is_bounded(client: httpx.AsyncClient, caller: Caller) 
 # ------------------------------------------------------------------ trust providers
 
 
-async def test_trust_provider_create_get_update(
-    client: httpx.AsyncClient, caller: Caller
-) -> None:
+async def test_trust_provider_create_get_update(client: httpx.AsyncClient, caller: Caller) -> None:
     response = await client.post(
         API + "/trust-providers", json=TRUST_PROVIDER, headers=caller.headers
     )
@@ -338,9 +340,7 @@ async def test_device_software_crud_with_versions(
     assert listing.json() == {"items": [blind.json()], "next_cursor": None}
 
 
-async def test_if_match_must_be_a_version_etag(
-    client: httpx.AsyncClient, caller: Caller
-) -> None:
+async def test_if_match_must_be_a_version_etag(client: httpx.AsyncClient, caller: Caller) -> None:
     provider = await create_provider(client, caller)
     response = await client.put(
         f"{API}/device-providers/{provider['id']}",

@@ -122,14 +122,14 @@ async def test_a_scoped_token_is_limited(cli: Cli) -> None:
     async with cli.client() as client:
         read = await client.get("/api/v1/devices", headers=bearer(token))
         assert read.status_code == 403
-        assert read.json() == {"error": {
-            "code": "auth.forbidden",
-            "message": "the token lacks the registry:read scope",
-            "details": None,
-        }}
-        write = await client.post(
-            "/api/v1/device-providers", json=PROVIDER, headers=bearer(token)
-        )
+        assert read.json() == {
+            "error": {
+                "code": "auth.forbidden",
+                "message": "the token lacks the registry:read scope",
+                "details": None,
+            }
+        }
+        write = await client.post("/api/v1/device-providers", json=PROVIDER, headers=bearer(token))
         assert write.status_code == 403
         validate = await client.post(
             "/api/v1/devices/validate", json=validate_body("x", "y"), headers=bearer(token)
@@ -146,8 +146,17 @@ async def test_a_scoped_token_is_limited(cli: Cli) -> None:
 async def test_token_list(cli: Cli) -> None:
     first, second = unique("one"), unique("two")
     id_a, _ = await create_token(cli, "--tenant", first)
-    id_b, _ = await create_token(cli, "--tenant", first, "--scope", "registry:read",
-                                 "--scope", "audit:read", "--name", "auditor")
+    id_b, _ = await create_token(
+        cli,
+        "--tenant",
+        first,
+        "--scope",
+        "registry:read",
+        "--scope",
+        "audit:read",
+        "--name",
+        "auditor",
+    )
     id_c, _ = await create_token(cli, "--tenant", second)
 
     rows = table_rows(await cli.ok("token", "list", "--tenant", first))
@@ -183,16 +192,20 @@ async def test_token_revoke(cli: Cli) -> None:
         assert (await client.get("/api/v1/devices", headers=bearer(other))).status_code == 200
         audit = (await client.get("/api/v1/audit", headers=bearer(other))).json()
         assert (audit[0]["action"], audit[0]["entity_type"], audit[0]["entity_id"]) == (
-            "revoke", "api_token", token_id,
+            "revoke",
+            "api_token",
+            token_id,
         )
 
-    [row] = [r for r in table_rows(await cli.ok("token", "list", "--tenant", name))
-             if r[0] == token_id]
+    [row] = [
+        r for r in table_rows(await cli.ok("token", "list", "--tenant", name)) if r[0] == token_id
+    ]
     assert TIME.match(row[4])
     # revoking again keeps the first revocation time
     assert await cli.ok("token", "revoke", token_id) == [f"revoked {token_id}"]
-    [again] = [r for r in table_rows(await cli.ok("token", "list", "--tenant", name))
-               if r[0] == token_id]
+    [again] = [
+        r for r in table_rows(await cli.ok("token", "list", "--tenant", name)) if r[0] == token_id
+    ]
     assert again[4] == row[4]
 
     missing = await cli.run("token", "revoke", "no-such-token")
@@ -257,7 +270,8 @@ async def test_cli_audit_rows_hold_no_token(cli: Cli) -> None:
     finally:
         await db.dispose()
     assert [(e.action, e.actor, e.request_id) for e in events] == [
-        ("create", "cli", "cli"), ("revoke", "cli", "cli"),
+        ("create", "cli", "cli"),
+        ("revoke", "cli", "cli"),
     ]
     assert token not in repr([e.changes for e in events])
 
@@ -274,8 +288,11 @@ def _free_port() -> int:
 async def test_serve_answers_health_checks(tmp_path: Path) -> None:
     """``serve`` on SQLite migrates the store itself, then serves every surface."""
     port = _free_port()
-    env = clean_env(FLEETKEY_DATA_DIR=str(tmp_path), FLEETKEY_MASTER_KEY=MASTER_KEY,
-                    FLEETKEY_LOG_LEVEL="warning")
+    env = clean_env(
+        FLEETKEY_DATA_DIR=str(tmp_path),
+        FLEETKEY_MASTER_KEY=MASTER_KEY,
+        FLEETKEY_LOG_LEVEL="warning",
+    )
     process = subprocess.Popen(
         [str(FLEETKEY), "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -297,7 +314,8 @@ async def test_serve_answers_health_checks(tmp_path: Path) -> None:
             assert (health.status_code, health.json()) == (200, {"status": "ok"})
             ready = await client.get("/readyz")
             assert (ready.status_code, ready.json()) == (
-                200, {"status": "ready", "store": "sqlite"},
+                200,
+                {"status": "ready", "store": "sqlite"},
             )
             anonymous = await client.get("/api/v1/devices")
             assert anonymous.status_code == 401

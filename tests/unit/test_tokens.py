@@ -20,10 +20,14 @@ async def test_a_token_is_stored_only_as_its_keyed_hash(runtime: Runtime) -> Non
     assert caller.token.startswith(TOKEN_PREFIX) and len(caller.token) == 3 + 43
     async with runtime.db.unit_of_work(write=False) as session:
         rows = (
-            await session.execute(
-                text("SELECT * FROM api_tokens WHERE tenant_id = :t"), {"t": caller.tenant_id}
+            (
+                await session.execute(
+                    text("SELECT * FROM api_tokens WHERE tenant_id = :t"), {"t": caller.tenant_id}
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
     [row] = [dict(r) for r in rows]
     assert row["token_hash"] == runtime.vault.keyed_hash(caller.token)
     assert row["token_hash"] != caller.token
@@ -41,9 +45,7 @@ async def test_verification_finds_the_principal_by_hash(runtime: Runtime) -> Non
     principal = await runtime.principal(caller.token)
     assert principal is not None
     assert (principal.tenant_id, principal.name) == (caller.tenant_id, f"tester@{caller.tenant}")
-    assert principal.scopes == frozenset(
-        {"registry:read", "registry:write", "registry:validate"}
-    )
+    assert principal.scopes == frozenset({"registry:read", "registry:write", "registry:validate"})
     assert await runtime.principal(caller.token + "x") is None
     assert await runtime.principal("") is None
     assert await runtime.principal(None) is None
@@ -71,7 +73,9 @@ async def test_tenant_names_are_unique(runtime: Runtime) -> None:
         with pytest.raises(DomainError) as raised:
             await tenants.create_tenant(session, f"  {caller.tenant} ")
     assert (raised.value.code, raised.value.message, raised.value.status) == (
-        "tenant.exists", f"tenant {caller.tenant} already exists", 409,
+        "tenant.exists",
+        f"tenant {caller.tenant} already exists",
+        409,
     )
     async with runtime.db.unit_of_work() as session:
         with pytest.raises(DomainError) as blank:

@@ -91,9 +91,7 @@ async def counts(runtime: Runtime, tenant_id: str) -> dict[str, int]:
         for model in (RegisteredDevice, EntityHistory, AuditEvent):
             out[model.__tablename__] = int(
                 await session.scalar(
-                    select(func.count())
-                    .select_from(model)
-                    .where(model.tenant_id == tenant_id)  # type: ignore[attr-defined]
+                    select(func.count()).select_from(model).where(model.tenant_id == tenant_id)  # type: ignore[attr-defined]
                 )
                 or 0
             )

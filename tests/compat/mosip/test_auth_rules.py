@@ -104,7 +104,10 @@ async def test_token_in_mosips_authorization_cookie(
     cookies = (f"Authorization={caller.token}", f"Authorization=Bearer {caller.token}")
     for number, cookie in enumerate(cookies):
         answer = await call(
-            client, "POST", "/deviceprovider", {"Cookie": cookie},
+            client,
+            "POST",
+            "/deviceprovider",
+            {"Cookie": cookie},
             json=doc.with_request(doc.PROVIDER_CREATE, address=f"Address {number}"),
         )
         assert answer["errors"] == [], answer
@@ -136,14 +139,20 @@ async def test_resident_may_validate_but_not_write(
     )
     assert failed(deregister) == FORBIDDEN
     register = await call(
-        client, "POST", "/registereddevices", resident.headers,
+        client,
+        "POST",
+        "/registereddevices",
+        resident.headers,
         json=doc.registration(world.provider_id, serial="SN-resident"),
     )
     assert failed(register) == FORBIDDEN
     # Forbidden is decided before the body is read.
     bad_json = await call(
-        client, "POST", "/deviceprovider",
-        {**resident.headers, "Content-Type": "application/json"}, content=b"{",
+        client,
+        "POST",
+        "/deviceprovider",
+        {**resident.headers, "Content-Type": "application/json"},
+        content=b"{",
     )
     assert failed(bad_json) == FORBIDDEN
     assert await counts(runtime, caller.tenant_id) == before

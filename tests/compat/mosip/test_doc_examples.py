@@ -48,7 +48,10 @@ async def test_the_pages_examples_in_order(client: httpx.AsyncClient, caller: Ca
     assert ftp["errors"] is None and ftp["metadata"] is None
     shown = ftp["response"]
     assert (shown["name"], shown["email"], shown["contactNo"], shown["certAlias"]) == (
-        "FTP 1", "FTP1@mosip.io", "9876543210", "Test",
+        "FTP 1",
+        "FTP1@mosip.io",
+        "9876543210",
+        "Test",
     )
     ftp_updated = await w.put(
         "/foundationaltrustprovider", doc.with_request(doc.FTP_UPDATE, id=shown["id"])
@@ -117,11 +120,13 @@ async def test_the_pages_examples_in_order(client: httpx.AsyncClient, caller: Ca
     )
     assert status["errors"] is None and status["metadata"] == {}
     assert status["response"] == {
-        "status": "success", "message": "Device status updated successfully"
+        "status": "success",
+        "message": "Device status updated successfully",
     }
     assert errors_of(await w.validate(code)) == [("ADM-DPM-002", "Device is revoked/retired")]
-    await w.put("/registereddevices/update/status",
-                params={"deviceCode": code, "statusCode": "registered"})
+    await w.put(
+        "/registereddevices/update/status", params={"deviceCode": code, "statusCode": "registered"}
+    )
 
     # DELETE /registereddevices/deregister/{deviceCode}
     gone = await w.delete(f"/registereddevices/deregister/{code}")

@@ -198,7 +198,10 @@ async def test_provider_optional_fields_may_be_absent(
     assert body["errors"] == []
     shown = body["response"]
     assert [shown[k] for k in ("address", "email", "contactNumber", "certificateAlias")] == [
-        None, None, None, None,
+        None,
+        None,
+        None,
+        None,
     ]
 
 
@@ -346,7 +349,9 @@ async def test_ftp_update(client: httpx.AsyncClient, caller: Caller, runtime: Ru
     assert body["errors"] is None
     shown = body["response"]
     assert (shown["id"], shown["email"], shown["certAlias"]) == (
-        ftp_id, "FTP1test@mosip.io", "Change",
+        ftp_id,
+        "FTP1test@mosip.io",
+        "Change",
     )
     assert shown["updatedBy"] == f"tester@{caller.tenant}"
     rows = await history_rows(runtime, caller.tenant_id, "trust_provider", ftp_id)

@@ -111,7 +111,9 @@ async def test_register_auth_device_stores_row_history_and_audit(
 
     [history] = await history_rows(runtime, caller.tenant_id, "registered_device", code)
     assert (history.version, history.lookup_key, history.data["status"]) == (
-        1, "1801160992", "Registered",
+        1,
+        "1801160992",
+        "Registered",
     )
     assert history.valid_from == row.created_at
     [event] = await audit_rows(runtime, caller.tenant_id, "registered_device", code)
@@ -496,8 +498,9 @@ async def test_same_serial_and_provider_twice(
 
 async def test_a_revoked_device_still_holds_its_serial(world: World) -> None:
     code = await registered_code(await world.register())
-    await world.put("/registereddevices/update/status", params={"deviceCode": code,
-                                                                 "statusCode": "Revoked"})
+    await world.put(
+        "/registereddevices/update/status", params={"deviceCode": code, "statusCode": "Revoked"}
+    )
     assert failed(await world.register()) == [DUPLICATE_SERIAL]
 
 

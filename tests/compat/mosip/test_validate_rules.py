@@ -156,19 +156,22 @@ async def test_comparison_is_case_sensitive(world: World) -> None:
 async def test_rules_apply_in_order(world: World) -> None:
     code = await world.register_ok()
     # 001 before anything else
-    assert failed(
-        await validate(world, code, purpose="REGISTRATION", deviceServiceVersion="nope")
-    ) == NOT_FOUND
+    assert (
+        failed(await validate(world, code, purpose="REGISTRATION", deviceServiceVersion="nope"))
+        == NOT_FOUND
+    )
     # 004 before 005
     unknown_provider = doc.validation(code, "no-such-provider")["request"]["digitalId"]
-    assert failed(
-        await validate(world, code, deviceServiceVersion="nope", digitalId=unknown_provider)
-    ) == PROVIDER_INACTIVE
+    assert (
+        failed(await validate(world, code, deviceServiceVersion="nope", digitalId=unknown_provider))
+        == PROVIDER_INACTIVE
+    )
     # 005 before 008
     wrong_make = doc.validation(code, world.provider_id, make="X")["request"]["digitalId"]
-    assert failed(
-        await validate(world, code, deviceServiceVersion="nope", digitalId=wrong_make)
-    ) == VERSION_UNKNOWN
+    assert (
+        failed(await validate(world, code, deviceServiceVersion="nope", digitalId=wrong_make))
+        == VERSION_UNKNOWN
+    )
     # 007 before 008
     await world.post(
         "/mosipdeviceservice",
@@ -176,9 +179,10 @@ async def test_rules_apply_in_order(world: World) -> None:
             doc.MDS_CREATE, deviceProviderId=world.provider_id, swVersion="v2", make="OTHER"
         ),
     )
-    assert failed(
-        await validate(world, code, deviceServiceVersion="v2", digitalId=wrong_make)
-    ) == SOFTWARE_MISMATCH
+    assert (
+        failed(await validate(world, code, deviceServiceVersion="v2", digitalId=wrong_make))
+        == SOFTWARE_MISMATCH
+    )
     # 002 before 004
     await set_status(world, code, "Revoked")
     assert failed(await world.validate(code, dpId="no-such-provider")) == REVOKED
@@ -313,9 +317,14 @@ async def test_software_renamed_later_still_matches_under_its_old_version(world:
     assert failed(await world.validate(code)) == VERSION_UNKNOWN
     renamed = await validate(world, code, deviceServiceVersion="TestSwVersion2")
     assert renamed["response"] == VALID_LIVE
-    assert failed(
-        await validate(world, code, deviceServiceVersion="TestSwVersion2", timestamp=before_rename)
-    ) == SOFTWARE_MISMATCH
+    assert (
+        failed(
+            await validate(
+                world, code, deviceServiceVersion="TestSwVersion2", timestamp=before_rename
+            )
+        )
+        == SOFTWARE_MISMATCH
+    )
 
 
 async def test_software_deactivated_later(world: World) -> None:
