@@ -40,6 +40,7 @@ VERIFY = "/api/v1/otp/verify"
 ALLOW = '"result":"allow"'
 VALID = '"valid":true'
 WORKERS = 2
+WARM_DEVICES = 500
 CHOSEN = "Chosen-Passw0rd!x"  # meets ROMA's rules; stored with Argon2id
 # Clinical One: one study, one device-to-cloud kit type, a subject and a kit per device.
 STUDY = "BE0C4B1E5A7D4F0A9C3E2D1F0B9A8C7D"
@@ -513,7 +514,10 @@ def bench_backend(
     store = create_store(backend, work)
     try:
         t0 = time.monotonic()
-        broker, verifier, creds = asyncio.run(seed_devices(store, args.devices))
+        broker, verifier, creds = asyncio.run(seed_devices(store, args.devices + WARM_DEVICES))
+        # Devices of their own warm the server up (connections, prepared statements) so
+        # that the measured storm is the first connection of each of the others.
+        warm, creds = creds[args.devices :], creds[: args.devices]
         log(f"  seeded {len(creds)} devices in {time.monotonic() - t0:.0f}s")
         t0 = time.monotonic()
         totp = asyncio.run(seed_totp(store, args.totp_devices))
@@ -542,6 +546,8 @@ def bench_backend(
                 timeout=30,
             )
             log(f"  sample auth answer: {sample.status_code} {sample.text}")
+            warm_load = wrkmod.Load(args.threads, args.connections, 2)
+            run_wrk(server, AUTH, write_bodies(work / "warm.jsonl", warm), broker, warm_load, ALLOW)
             bodies = write_bodies(work / f"auth-{backend}.jsonl", creds)
             # First connections: one pass over all devices, each thread stopping after its
             # last answer (the rate is over the time that took; "wrapped" counts requests

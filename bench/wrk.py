@@ -112,7 +112,8 @@ def run(
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
     raw = json.loads(line[len("BENCH ") :])
-    seconds = raw["duration_us"] / 1e6
+    # A "single" pass times itself: wrk's own duration is always the -d it was given.
+    seconds = (raw.get("pass_us") or raw["duration_us"]) / 1e6
     client_cpu = (client_after.ru_utime - client_before.ru_utime) + (
         client_after.ru_stime - client_before.ru_stime
     )

@@ -7,7 +7,7 @@ import sqlite3
 from datetime import UTC, datetime
 
 import asyncpg
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from fleetkey.db.direct import Statement
 from fleetkey.runtime import Runtime
@@ -109,3 +109,46 @@ async def test_another_nodes_commit_drops_answers(runtime: Runtime, store: Store
         await asyncio.sleep(0.01)
     else:
         raise AssertionError("the other node's commit did not drop the cached answer")
+
+
+_ONE = Statement(
+    update(AuthFailures)
+    .where(AuthFailures.tenant_id == bindparam("tenant_id"), AuthFailures.subject == bindparam("s"))
+    .values(failures=AuthFailures.failures + 1)
+)
+_ADD = Statement(
+    insert(AuthFailures).values(
+        tenant_id=bindparam("tenant_id"),
+        subject=bindparam("s"),
+        window_started_at=bindparam("at"),
+        failures=0,
+    )
+)
+
+
+async def test_writes_of_one_turn_commit_together_each_with_its_outcome(
+    runtime: Runtime,
+) -> None:
+    tenant_id = await _tenant_with_failures(runtime, "direct-batch", 3)
+    direct = runtime.db.direct
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    outcomes = await asyncio.gather(
+        direct.execute(_ONE, tenant_id=tenant_id, s="device:0"),
+        direct.execute(_ONE, tenant_id=tenant_id, s="device:1"),
+        direct.execute(_ADD, tenant_id=tenant_id, s="device:2", at=at),  # exists already
+        direct.execute(_ONE, tenant_id=tenant_id, s="device:1"),
+        direct.execute(_ONE, tenant_id=tenant_id, s="device:9"),  # no such row
+        direct.execute(_ADD, tenant_id=tenant_id, s="device:3", at=at),
+        return_exceptions=True,
+    )
+    assert outcomes[:2] == [1, 1] and outcomes[3:] == [1, 0, 1]
+    # The duplicate failed alone, with the driver's integrity error.
+    assert isinstance(outcomes[2], sqlite3.IntegrityError | asyncpg.UniqueViolationError)
+    async with runtime.db.unit_of_work(write=False) as session:
+        counts = {
+            row.subject: row.failures
+            for row in await session.scalars(
+                select(AuthFailures).where(AuthFailures.tenant_id == tenant_id)
+            )
+        }
+    assert counts == {"device:0": 1, "device:1": 2, "device:2": 0, "device:3": 0}

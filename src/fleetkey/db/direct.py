@@ -15,8 +15,9 @@ types (so a ``UTCDateTime`` reads back as an aware datetime on both stores).
 - PostgreSQL: an asyncpg pool per process; asyncpg prepares each statement once per
   connection.
 
-Each statement is its own transaction. Anything that needs more than one statement to be
-atomic belongs in a unit of work (``Database.unit_of_work``).
+Each read is its own statement; writes asked for in the same turn of the event loop share
+one commit, each keeping its own outcome. Anything that needs more than one statement to
+be atomic belongs in a unit of work (``Database.unit_of_work``).
 """
 
 from __future__ import annotations
@@ -144,6 +145,51 @@ def _row(c: Compiled, values: Sequence[Any]) -> dict[str, Any]:
     }
 
 
+Pending = tuple[Compiled, list[Any], "asyncio.Future[int]"]
+
+
+def _count(status: str) -> int:
+    """ "UPDATE 1", "DELETE 0", "INSERT 0 1": the count is the last word."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+def _sqlite_batch(conn: sqlite3.Connection, batch: list[Pending]) -> list[int | BaseException]:
+    """One transaction; a statement that fails is undone alone (SQLite rolls back just the
+    statement) and reported to its caller, the rest commit."""
+    conn.execute("BEGIN IMMEDIATE")
+    outcomes: list[int | BaseException] = []
+    try:
+        for c, args, _ in batch:
+            try:
+                outcomes.append(conn.execute(c.sql, args).rowcount)
+            except sqlite3.IntegrityError as exc:
+                outcomes.append(exc)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes
+
+
+def _outcomes_of(finished: asyncio.Future[list[int | BaseException]]) -> list[int | BaseException]:
+    error = finished.exception()
+    return [error] if error is not None else finished.result()
+
+
+def _deliver(batch: list[Pending], outcomes: list[int | BaseException]) -> None:
+    """Each caller its own outcome (one outcome for all: the batch failed as a whole)."""
+    if len(outcomes) == 1 and len(batch) > 1:
+        outcomes = outcomes * len(batch)
+    for (_, _, done), outcome in zip(batch, outcomes, strict=True):
+        if done.done():  # the caller went away (a client disconnect cancels its task)
+            continue
+        if isinstance(outcome, BaseException):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
+
+
 class _SingleStatements(asyncpg.Connection):
     """Nothing here changes session state (single statements; no SET, LISTEN or locks), so
     handing a connection back to the pool needs no reset query: one round trip less."""
@@ -162,6 +208,7 @@ class DirectStore:
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self._eager: sqlite3.Connection | None = None
+        self._pending: list[Pending] = []
         self._write_thread: ThreadPoolExecutor | None = None
         self._caches: dict[str, UnchangedCache] = {}
         self._pool: Any = None
@@ -194,10 +241,11 @@ class DirectStore:
             self._eager.execute("PRAGMA busy_timeout=0")
         return self._eager
 
-    def _sqlite_write(self, c: Compiled, args: list[Any]) -> int:
+    def _sqlite_writer(self) -> sqlite3.Connection:
+        """The writer that waits for the lock (on the writer thread only)."""
         if self._writer is None:
             self._writer = self._sqlite_connect()
-        return self._writer.execute(c.sql, args).rowcount
+        return self._writer
 
     # ------------------------------------------------------------------ PostgreSQL
 
@@ -287,27 +335,64 @@ class DirectStore:
         self._notified += 1
 
     async def execute(self, statement: Statement, **params: Any) -> int:
-        """Run an INSERT, UPDATE or DELETE; the number of rows it touched."""
+        """Run an INSERT, UPDATE or DELETE; the number of rows it touched.
+
+        Writes asked for in the same turn of the event loop commit together, in one
+        transaction (each statement keeps its own outcome): a commit costs far more than
+        the statement, and a busy loop turns over many requests at once. Each caller
+        still returns only after its write has committed.
+        """
         c = statement.compiled(self._dialect)
-        args = _args(c, params)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[int] = loop.create_future()
+        self._pending.append((c, _args(c, params), done))
+        if len(self._pending) == 1:
+            loop.call_soon(self._flush)
         _LOCAL_COMMITS[0] += 1
-        if self._sqlite:
-            # Uncontended (the usual case): on the loop, no thread hop. If the write lock is
-            # held (another process, or an ORM transaction of this one that may need this
-            # very loop to finish), wait for it on the writer thread instead.
-            try:
-                return self._sqlite_eager().execute(c.sql, args).rowcount
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                    raise
+        return await done
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if not self._sqlite:
+            asyncio.ensure_future(self._flush_pg(batch))
+            return
+        # Uncontended (the usual case): on the loop, no thread hop. If the write lock is
+        # held (another process, or an ORM transaction of this one that may need this very
+        # loop to finish), wait for it on the writer thread instead.
+        try:
+            outcomes = _sqlite_batch(self._sqlite_eager(), batch)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                _deliver(batch, [exc] * len(batch))
+                return
             if self._write_thread is None:
                 self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="fleetkey-write")
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._write_thread, self._sqlite_write, c, args)
+            waited = asyncio.get_running_loop().run_in_executor(
+                self._write_thread, _sqlite_batch, self._sqlite_writer(), batch
+            )
+            waited.add_done_callback(lambda f: _deliver(batch, _outcomes_of(f)))
+            return
+        _deliver(batch, outcomes)
+
+    async def _flush_pg(self, batch: list[Pending]) -> None:
         pool = await self._pg()
-        status: str = await pool.execute(c.sql, *args)
-        # "UPDATE 1", "DELETE 0", "INSERT 0 1": the count is the last word.
-        return int(status.rsplit(" ", 1)[-1])
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                outcomes: list[int | BaseException] = [
+                    _count(await conn.execute(c.sql, *args)) for c, args, _ in batch
+                ]
+        except Exception as exc:
+            if len(batch) == 1:
+                _deliver(batch, [exc])
+                return
+            # One statement failed and took the others with it: each on its own, then.
+            outcomes = []
+            for c, args, _ in batch:
+                try:
+                    outcomes.append(_count(await pool.execute(c.sql, *args)))
+                except Exception as single:
+                    outcomes.append(single)
+        _deliver(batch, outcomes)
 
     async def close(self) -> None:
         if self._listener is not None:
