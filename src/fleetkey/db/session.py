@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -62,6 +63,9 @@ class Database:
         # Single statements of the hot paths, beside the ORM (see db/direct.py).
         self.direct = DirectStore(url, self.engine.dialect)
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writers: asyncio.Lock | None = None
+        self._writers_loop: asyncio.AbstractEventLoop | None = None
+        self._writer_task: asyncio.Task[Any] | None = None
         self._write = async_sessionmaker(
             self.engine.execution_options(fleetkey_write=True), expire_on_commit=False
         )
@@ -75,9 +79,35 @@ class Database:
     @asynccontextmanager
     async def unit_of_work(self, write: bool = True) -> AsyncIterator[AsyncSession]:
         """A transaction that commits when the block ends and rolls back on any error."""
+        if write and self.dialect == "sqlite":
+            async with self._sqlite_writer_turn():
+                async with self._write() as session, session.begin():
+                    yield session
+            return
         factory = self._write if write else self._read
         async with factory() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def _sqlite_writer_turn(self) -> AsyncIterator[None]:
+        """SQLite has one writer at a time. Writers of this process queue here, in order,
+        rather than in SQLite's busy handler, which polls with growing sleeps (up to 100 ms)
+        and lets a lucky newcomer overtake: only one writer per process then waits for the
+        lock, for the other processes' writers. A task that already holds the turn (a
+        nested unit of work) goes on as before."""
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        if self._writers is None or self._writers_loop is not loop:
+            self._writers, self._writers_loop = asyncio.Lock(), loop
+        if self._writer_task is task:
+            yield
+            return
+        async with self._writers:
+            self._writer_task = task
+            try:
+                yield
+            finally:
+                self._writer_task = None
 
     async def dispose(self) -> None:
         await self.direct.close()
