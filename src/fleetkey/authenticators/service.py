@@ -408,10 +408,19 @@ _COUNT_FAILURE = Statement(
 async def _set_state(
     db: Database, actor: Actor, device_id: int, changes: dict[str, Any], action: str
 ) -> None:
-    """A block or an unblock: a change of the record, with history and audit."""
-    async with db.unit_of_work() as session:
-        row = await get_device(session, actor.tenant_id, device_id)
-        await update_entity(session, actor, row, changes, utcnow(), action=action)
+    """A block or an unblock: a change of the record, with history and audit.
+
+    A concurrent verification may have made the same change first (many replays of one
+    code reach the failure limit together): the record then moved on without this one,
+    which changes nothing about this request's answer.
+    """
+    try:
+        async with db.unit_of_work() as session:
+            row = await get_device(session, actor.tenant_id, device_id)
+            await update_entity(session, actor, row, changes, utcnow(), action=action)
+    except DomainError as exc:
+        if exc.code != "version.conflict":
+            raise
 
 
 async def verify_code(

@@ -209,6 +209,7 @@ class DirectStore:
         self._writer: sqlite3.Connection | None = None
         self._eager: sqlite3.Connection | None = None
         self._pending: list[Pending] = []
+        self._pg_committing = False
         self._write_thread: ThreadPoolExecutor | None = None
         self._caches: dict[str, UnchangedCache] = {}
         self._pool: Any = None
@@ -352,10 +353,14 @@ class DirectStore:
         return await done
 
     def _flush(self) -> None:
-        batch, self._pending = self._pending, []
         if not self._sqlite:
-            asyncio.ensure_future(self._flush_pg(batch))
+            # Group commit: one PostgreSQL commit (a WAL flush) in flight per process; what
+            # is asked for meanwhile goes in the next one, however many it is.
+            if not self._pg_committing:
+                self._pg_committing = True
+                asyncio.ensure_future(self._pg_commits())
             return
+        batch, self._pending = self._pending, []
         # Uncontended (the usual case): on the loop, no thread hop. If the write lock is
         # held (another process, or an ORM transaction of this one that may need this very
         # loop to finish), wait for it on the writer thread instead.
@@ -373,6 +378,17 @@ class DirectStore:
             waited.add_done_callback(lambda f: _deliver(batch, _outcomes_of(f)))
             return
         _deliver(batch, outcomes)
+
+    async def _pg_commits(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await self._flush_pg(batch)
+                except Exception as exc:  # no pool at all: every caller hears why
+                    _deliver(batch, [exc])
+        finally:
+            self._pg_committing = False
 
     async def _flush_pg(self, batch: list[Pending]) -> None:
         pool = await self._pg()
