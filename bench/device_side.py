@@ -97,6 +97,14 @@ def run_wrk(
     return wrkmod.run(server, path, bodies, token, load, mode=mode, quiet_before=quiet)
 
 
+def cores(res: wrkmod.WrkResult) -> str:
+    """Who used the CPU during a run, for its note."""
+    return (
+        f"server {res.server_cores:.2f} cores, db {res.db_cores:.2f}, "
+        f"other work {res.foreign_cores:.2f} cores"
+    )
+
+
 def write_bodies(path: Path, bodies: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(b, separators=(",", ":")) + "\n" for b in bodies))
     return path
@@ -378,9 +386,7 @@ def clinical_scenarios(
     )
     note = (
         f"{res.requests} req, {res.bad} without a credential, {len(lines)} pairs, wrapped "
-        f"{res.wrapped} (a wrapped pair is used: 401), p99 {res.p99_ms:.1f} ms, "
-        f"server {res.server_cores:.2f} cores, db {res.db_cores:.2f}, "
-        f"other work {res.foreign_cores:.2f} cores"
+        f"{res.wrapped} (a wrapped pair is used: 401), p99 {res.p99_ms:.1f} ms, {cores(res)}"
     )
     if res.bad:
         note += f"; first bad: {res.bad_sample[:120]}"
@@ -396,8 +402,7 @@ def clinical_scenarios(
     )
     note = (
         f"{res.requests} req, {res.bad} not Success, {len(lines)} registered kits, "
-        f"wrapped {res.wrapped}, p99 {res.p99_ms:.1f} ms, server {res.server_cores:.2f} cores, "
-        f"db {res.db_cores:.2f}, other work {res.foreign_cores:.2f} cores"
+        f"wrapped {res.wrapped}, p99 {res.p99_ms:.1f} ms, {cores(res)}"
     )
     if res.bad:
         note += f"; first bad: {res.bad_sample[:120]}"
@@ -555,17 +560,12 @@ def bench_backend(
             first = run_wrk(server, AUTH, bodies, broker, load, ALLOW, mode="single")
             note = (
                 f"{first.requests} req, {first.bad} non-allow, wrapped {first.wrapped}, "
-                f"p99 {first.p99_ms:.1f} ms, server {first.server_cores:.2f} cores, "
-                f"db {first.db_cores:.2f}, other work {first.foreign_cores:.2f} cores"
+                f"p99 {first.p99_ms:.1f} ms, {cores(first)}"
             )
             log(f"  first connections: {first.ok_per_s:.0f}/s p99 {first.p99_ms:.1f} ms; {note}")
             rows.append(Row("1 reconnect storm: first", backend, first.ok_per_s, base, 0.30, note))
             rep = run_wrk(server, AUTH, bodies, broker, load, ALLOW)
-            note = (
-                f"{rep.requests} req, {rep.bad} non-allow, p99 {rep.p99_ms:.1f} ms, "
-                f"server {rep.server_cores:.2f} cores, db {rep.db_cores:.2f}, "
-                f"other work {rep.foreign_cores:.2f} cores"
-            )
+            note = f"{rep.requests} req, {rep.bad} non-allow, p99 {rep.p99_ms:.1f} ms, {cores(rep)}"
             log(f"  repeated connections: {rep.ok_per_s:.0f}/s; {note}")
             rows.append(Row("1 reconnect storm: repeated", backend, rep.ok_per_s, base, 0.50, note))
 
@@ -594,8 +594,7 @@ def bench_backend(
             note = (
                 f"{res.requests} req, {valid} valid:true, {res.bad} other "
                 f"(wrapped {res.wrapped}; reused codes are refused), p99 {res.p99_ms:.1f} ms, "
-                f"server {res.server_cores:.2f} cores, db {res.db_cores:.2f}, "
-                f"other work {res.foreign_cores:.2f} cores"
+                f"{cores(res)}"
             )
             log(f"  totp verify: {res.ok_per_s:.0f} valid/s; {note}")
             rows.append(Row("4 ABS TOTP verify", backend, res.ok_per_s, base, 0.25, note))

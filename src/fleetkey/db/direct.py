@@ -13,7 +13,8 @@ types (so a ``UTCDateTime`` reads back as an aware datetime on both stores).
   its own, so it never blocks the loop that the lock holder (an ORM unit of work in this
   process) needs in order to finish.
 - PostgreSQL: an asyncpg pool per process; asyncpg prepares each statement once per
-  connection.
+  connection. One commit is in flight per process; writes asked for meanwhile go into the
+  next one together (group commit), since each commit costs a WAL flush.
 
 Each read is its own statement; writes asked for in the same turn of the event loop share
 one commit, each keeping its own outcome. Anything that needs more than one statement to

@@ -69,7 +69,7 @@ def _purpose_matches(device_purpose: str, wanted: str | None) -> bool:
 async def validate_live(db: Database, tenant: str, q: ValidationQuery) -> None:
     """Raise the first rule the device breaks now. One statement, no unit of work: this
     runs for every authentication a device takes part in. A pass is remembered while the
-    store is unchanged (SQLite; ``db.direct.UnchangedCache``)."""
+    store is unchanged (``db.direct.UnchangedCache``)."""
     passed = db.direct.cache("live_validation.passed")
     key = (tenant, q)
     known, version = await passed.lookup(key)

@@ -7,11 +7,12 @@ How a device identifies itself (docs/compat/roma.md):
 - one-model-one-secret: ``username`` is the product's user name and ``client_id`` names a
   device of that product which has no credential of its own.
 
-Every check reads the subject's current row (status, stored secret), so a disable, a
-delete or a reset takes effect at once on every node. Cached are only the Argon2id
-comparison (see ``credentials.passwords.PasswordChecker``) and, on SQLite, allowed attempts
-while no one has written to the store since (``db.direct.UnchangedCache``). Failed
-attempts are counted in the database, shared by all nodes.
+Every check decides on the subject's current row (status, stored secret), so a disable, a
+delete or a reset takes effect at once. Cached are only the Argon2id comparison (see
+``credentials.passwords.PasswordChecker``) and allowed attempts while no one has written
+to the store since (``db.direct.UnchangedCache``; on PostgreSQL another node's write
+arrives as a notification a moment after its commit). Failed attempts are counted in the
+database, shared by all nodes.
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ class DeviceAuthenticator:
         self._db = db
         self._checker = checker
         self._policy = policy
-        # Allowed attempts, while the store is unchanged (SQLite; see db/direct.py).
+        # Allowed attempts, while the store is unchanged (db/direct.py, UnchangedCache).
         self._allowed = db.direct.cache("device_auth.allowed")
 
     async def check(self, actor: Actor, attempt: Attempt) -> Decision:
