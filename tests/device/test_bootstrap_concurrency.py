@@ -13,10 +13,14 @@ import pytest
 from sqlalchemy import func, select
 
 from fleetkey.runtime import Runtime
-from fleetkey.things.models import Device
+from fleetkey.things.models import Device, Product
 from tests.compat.clinicalone.support import (
     ALREADY_BOOTSTRAPPED,
     INVALID_PAIR,
+    OTHER_SUBJECT,
+    SUBJECT,
+    WATCH_1,
+    WATCH_2,
     assert_pair,
     bootstrap,
     mhealth_events,
@@ -137,3 +141,23 @@ async def test_a_deregister_racing_bootstraps_leaves_no_working_credential(
             assert verdict.json() == {"result": "deny"}
         after = await bootstrap(client, pair)
         assert (after.status_code, after.json()) == (401, INVALID_PAIR)
+
+
+async def test_first_bootstraps_of_a_new_kit_type_at_once_all_succeed(
+    client: httpx.AsyncClient, caller: Caller, runtime: Runtime
+) -> None:
+    """Both make the kit type's product on first use; the one that loses the race finds
+    the other's instead of failing."""
+    trial = await new_trial(client, caller)
+    first = await trial.register_watch(WATCH_1, SUBJECT)
+    second = await trial.register_watch(WATCH_2, OTHER_SUBJECT)
+
+    responses = await asyncio.gather(bootstrap(client, first), bootstrap(client, second))
+
+    assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+    assert await _things(runtime, caller.tenant_id) == 2
+    async with runtime.db.unit_of_work(write=False) as session:
+        products = await session.scalar(
+            select(func.count()).select_from(Product).where(Product.tenant_id == caller.tenant_id)
+        )
+    assert products == 1

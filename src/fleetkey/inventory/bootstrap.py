@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetkey.audit.service import emit
@@ -67,6 +68,37 @@ async def _product_for(
     return product
 
 
+# Another first bootstrap made the instance or the product a moment ago.
+_MADE_MEANWHILE = frozenset({"instance.exists", "product.duplicate"})
+
+
+async def _ensure_product(rt: Runtime, actor: Actor, device: MhealthDevice) -> int:
+    """The kit type's product in the mHealth instance, made on first use, in a transaction
+    of its own: two first bootstraps of a new kit type at once both try to make it, and the
+    one that loses finds the other's on its next try instead of failing."""
+    for attempt in range(3):
+        try:
+            async with rt.db.unit_of_work() as session:
+                study = await session.get(Study, (device.tenant_id, device.study_id))
+                item = await session.get(
+                    InventoryItem,
+                    (device.tenant_id, device.study_id, device.mode, device.inventory_id),
+                )
+                assert study is not None and item is not None
+                kit = await session.get(
+                    KitType, (device.tenant_id, device.study_id, item.kit_type_id)
+                )
+                assert kit is not None
+                return (await _product_for(session, rt.vault, actor, study, kit)).id
+        except IntegrityError:
+            if attempt == 2:
+                raise
+        except DomainError as exc:
+            if exc.code not in _MADE_MEANWHILE or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def redeem(rt: Runtime, claim: Redemption, request_id: str) -> dict[str, Any]:
     now = utcnow()
     policy = rt.settings
@@ -98,6 +130,7 @@ async def redeem(rt: Runtime, claim: Redemption, request_id: str) -> dict[str, A
         raise ALREADY
     csr = device_ca.load_csr(claim.csr_pem) if claim.csr_pem else None
     ca = await device_ca.ca_for(rt.db, rt.vault, device.tenant_id) if csr is not None else None
+    product_id = await _ensure_product(rt, actor, device)
 
     async with rt.db.unit_of_work() as session:
         if not await mhealth.claim(session, device.id, claim.access_id, device.otp_hash or ""):
@@ -109,13 +142,12 @@ async def redeem(rt: Runtime, claim: Redemption, request_id: str) -> dict[str, A
         assert study is not None and item is not None
         kit = await session.get(KitType, (device.tenant_id, device.study_id, item.kit_type_id))
         assert kit is not None
-        product = await _product_for(session, rt.vault, actor, study, kit)
         thing, issued = await things.create_device(
             session,
             rt.vault,
             actor,
             INSTANCE_ID,
-            things.ProductRef(product_id=product.id),
+            things.ProductRef(product_id=product_id),
             things.DeviceInput(
                 device_name=f"{device.mode}-{device.inventory_id}"[:64],
                 node_id=device.id,
