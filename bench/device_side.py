@@ -664,8 +664,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--devices", type=int, default=10_000)
-    parser.add_argument("--totp-devices", type=int, default=4_000)
-    parser.add_argument("--totp-seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--totp-devices",
+        type=int,
+        default=40_000,
+        help="authenticators, each verified once: keep it above what the TOTP run verifies",
+    )
+    parser.add_argument("--totp-seconds", type=float, default=2.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--connections", type=int, default=32)
