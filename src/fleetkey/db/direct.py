@@ -350,8 +350,11 @@ class DirectStore:
         self._pending.append((c, _args(c, params), done))
         if len(self._pending) == 1:
             loop.call_soon(self._flush)
-        _LOCAL_COMMITS[0] += 1
-        return await done
+        try:
+            return await done
+        finally:
+            # After the commit (as for the ORM's): an answer read before it is not kept.
+            _LOCAL_COMMITS[0] += 1
 
     def _flush(self) -> None:
         if not self._sqlite:
