@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -27,7 +27,6 @@ from fleetkey.runtime import Runtime
 log = logging.getLogger("fleetkey.api")
 
 JSON = b"application/json"
-TEXT = b"text/plain; charset=utf-8"
 
 
 @dataclass
@@ -66,7 +65,6 @@ class HotResponse:
     status: int
     body: bytes
     content_type: bytes = JSON
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     @classmethod
     def json(cls, status: int, payload: Any) -> HotResponse:
@@ -75,10 +73,7 @@ class HotResponse:
         return cls(status, body.encode())
 
     def to_starlette(self) -> Response:
-        response = Response(self.body, self.status, media_type=self.content_type.decode())
-        for name, value in self.headers:
-            response.headers.append(name.decode("latin-1"), value.decode("latin-1"))
-        return response
+        return Response(self.body, self.status, media_type=self.content_type.decode())
 
 
 HotHandler = Callable[[Runtime, HotRequest], Awaitable[HotResponse]]
@@ -133,7 +128,6 @@ class HotRoutes:
                     (b"content-type", response.content_type),
                     (b"content-length", str(len(response.body)).encode()),
                     (b"x-request-id", rid.encode("latin-1")),
-                    *response.headers,
                 ],
             }
         )
