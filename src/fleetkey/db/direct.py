@@ -150,7 +150,7 @@ Pending = tuple[Compiled, list[Any], "asyncio.Future[int]"]
 
 
 def _count(status: str) -> int:
-    """ "UPDATE 1", "DELETE 0", "INSERT 0 1": the count is the last word."""
+    """The row count in a command status such as "UPDATE 1" or "INSERT 0 1" (its last word)."""
     return int(status.rsplit(" ", 1)[-1])
 
 
