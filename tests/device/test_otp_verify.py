@@ -559,3 +559,23 @@ async def test_concurrent_uses_of_one_hotp_code(world: Otp, store: Store) -> Non
         # The counter moved past 3, exactly once.
         assert await world.verify(device["id"], code_for(seed, 3), tolerant) is False
         assert await world.verify(device["id"], code_for(seed, 4), tolerant) is True
+
+
+async def test_after_a_valid_code_every_change_still_counts(world: Otp) -> None:
+    """A block, a deactivation or a deletion after a valid code refuses the next one."""
+    step = await fresh_step()
+    blocked, deactivated, deleted = [await world.totp() for _ in range(3)]
+    for device in (blocked, deactivated, deleted):
+        assert await world.verify(device["id"], code_for(device["private_key"], step - 1)) is True
+    await world.bank.put({"id": blocked["id"], "version": 1, "device_status": 1})
+    await world.bank.put({"id": deactivated["id"], "version": 1, "device_status": 2})
+    assert (await world.bank.delete(deleted["id"]))["status"] == "success"
+
+    for device in (blocked, deactivated):
+        assert await world.verify(device["id"], code_for(device["private_key"], step)) is False
+    response = await world.post(
+        {"device_id": deleted["id"], "code": code_for(deleted["private_key"], step)}
+    )
+    assert response.status_code == 404
+    assert await world.status(blocked) == "blocked"
+    assert await world.status(deactivated) == "deactivated"
