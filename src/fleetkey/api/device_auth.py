@@ -22,7 +22,7 @@ from sqlalchemy import select
 from starlette.responses import PlainTextResponse, Response
 
 from fleetkey.api.auth import actor_with_id, bearer_value, request_id_of
-from fleetkey.api.errors import INTERNAL
+from fleetkey.api.errors import INTERNAL, error_payload
 from fleetkey.api.hot import HotRequest, HotResponse, HotRoute, respond
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes
@@ -70,13 +70,7 @@ def _text(data: dict[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-_NO_BROKER = {
-    "error": {
-        "code": "auth.unauthenticated",
-        "message": "a broker token is required",
-        "details": None,
-    }
-}
+_NO_BROKER = error_payload("auth.unauthenticated", "a broker token is required")
 
 
 async def answer_device_auth(rt: Runtime, request: HotRequest) -> HotResponse:
