@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
@@ -40,14 +41,16 @@ MOSIP_PREFIXES = ("/v1/masterdata", "/masterdata")
 class FleetkeyApp(FastAPI):
     """FastAPI, with the hot paths (api/hot.py) answered before its middleware and routing."""
 
-    hot: HotRoutes | None = None
+    def __init__(self, hot: HotRoutes, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hot = hot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self.hot.route_for(scope) if self.hot is not None else None
-        if route is not None and self.hot is not None:
-            await self.hot.serve(route, scope, receive, send)
+        route = self.hot.route_for(scope)
+        if route is None:
+            await super().__call__(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        await self.hot.serve(route, scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FleetkeyApp:
@@ -65,7 +68,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             await worker
         await rt.db.dispose()
 
+    mosip = create_mosip_app(rt)
+    hot = {**device_auth.HOT_ROUTES, **otp.HOT_ROUTES}
+    for prefix in MOSIP_PREFIXES:
+        hot.update({(m, prefix + p): route for (m, p), route in mosip.state.hot_routes.items()})
     app = FleetkeyApp(
+        HotRoutes(rt, hot),
         title="fleetkey",
         version=__version__,
         summary="Device identity and credential registry",
@@ -74,11 +82,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = rt
     errors.install(app)
 
-    mosip = create_mosip_app(rt)
-    hot = {**device_auth.HOT_ROUTES, **otp.HOT_ROUTES}
-    for prefix in MOSIP_PREFIXES:
-        hot.update({(m, prefix + p): route for (m, p), route in mosip.state.hot_routes.items()})
-    app.hot = HotRoutes(rt, hot)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(system.router)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 from starlette.requests import Request
 
+from fleetkey.api.middleware import request_id_from
 from fleetkey.tenants.context import Actor
 from fleetkey.tenants.service import Principal
 
@@ -22,16 +21,9 @@ def bearer_value(header: str) -> str | None:
     return None
 
 
-def request_id(request: Request) -> str:
-    supplied = request.headers.get("x-request-id", "")
-    if supplied and len(supplied) <= 64 and supplied.isprintable():
-        return supplied
-    return uuid.uuid4().hex
-
-
 def request_id_of(request: Request) -> str:
-    """The id RequestIdMiddleware gave the request (or one made now without it)."""
-    return getattr(request.state, "request_id", "") or request_id(request)
+    """The id RequestIdMiddleware gave the request (or one made now, by the same rule)."""
+    return getattr(request.state, "request_id", "") or request_id_from(request.scope["headers"])
 
 
 def actor_for(principal: Principal, request: Request) -> Actor:

@@ -22,8 +22,8 @@ from sqlalchemy import select
 from starlette.responses import PlainTextResponse, Response
 
 from fleetkey.api.auth import actor_with_id, bearer_value, request_id_of
-from fleetkey.api.errors import INTERNAL, error_payload
-from fleetkey.api.hot import HotRequest, HotResponse, HotRoute, respond
+from fleetkey.api.errors import error_payload
+from fleetkey.api.hot import HotRequest, HotResponse, HotRoute, openapi_json_body, routed
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes
 from fleetkey.tenants.context import Actor
@@ -33,24 +33,17 @@ from fleetkey.things.models import DISABLED, Device, Product
 router = APIRouter(tags=["device side"])
 ALLOW, DENY = "allow", "deny"
 # The route reads its body itself (a hot path); this is what OpenAPI shows of it.
-AUTH_DEVICE_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "username": {"type": "string"},
-                        "password": {"type": "string"},
-                        "client_id": {"type": "string"},
-                    },
-                    "required": ["username", "password"],
-                }
-            }
+AUTH_DEVICE_BODY = openapi_json_body(
+    {
+        "type": "object",
+        "properties": {
+            "username": {"type": "string"},
+            "password": {"type": "string"},
+            "client_id": {"type": "string"},
         },
+        "required": ["username", "password"],
     }
-}
+)
 
 
 def _runtime(request: Request) -> Runtime:
@@ -94,19 +87,14 @@ async def answer_device_auth(rt: Runtime, request: HotRequest) -> HotResponse:
 
 
 _ALLOW_JSON, _DENY_JSON = b'{"result":"allow"}', b'{"result":"deny"}'
-HOT_ROUTES = {
-    ("POST", "/api/v1/auth/device"): HotRoute(
-        answer_device_auth, lambda _: HotResponse.json(500, INTERNAL)
-    )
-}
+PATH = "/api/v1/auth/device"
+HOT_ROUTES = {("POST", PATH): HotRoute(answer_device_auth)}
 
 
-@router.post("/api/v1/auth/device", openapi_extra=AUTH_DEVICE_BODY)
+@router.post(PATH, openapi_extra=AUTH_DEVICE_BODY)
 async def authenticate_device(request: Request) -> Response:
     """EMQX's HTTP authentication: ``{"result": "allow"}`` or ``{"result": "deny"}``."""
-    rt = _runtime(request)
-    route = HOT_ROUTES[("POST", "/api/v1/auth/device")]
-    return (await respond(rt, route, await HotRequest.from_request(request))).to_starlette()
+    return await routed(_runtime(request), HOT_ROUTES[("POST", PATH)], request)
 
 
 async def _rabbit_params(request: Request) -> dict[str, str]:

@@ -21,12 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from fleetkey.api.errors import INTERNAL
 from fleetkey.api.middleware import request_id_from
 from fleetkey.runtime import Runtime
 
 log = logging.getLogger("fleetkey.api")
-
-JSON = b"application/json"
 
 
 @dataclass
@@ -62,9 +61,10 @@ class HotRequest:
 
 @dataclass
 class HotResponse:
+    """A JSON answer (every hot path answers JSON)."""
+
     status: int
     body: bytes
-    content_type: bytes = JSON
 
     @classmethod
     def json(cls, status: int, payload: Any) -> HotResponse:
@@ -73,17 +73,22 @@ class HotResponse:
         return cls(status, body.encode())
 
     def to_starlette(self) -> Response:
-        return Response(self.body, self.status, media_type=self.content_type.decode())
+        return Response(self.body, self.status, media_type="application/json")
 
 
 HotHandler = Callable[[Runtime, HotRequest], Awaitable[HotResponse]]
 
 
+def _native_internal_error(_: HotRequest) -> HotResponse:
+    return HotResponse.json(500, INTERNAL)
+
+
 @dataclass(frozen=True)
 class HotRoute:
     handler: HotHandler
-    # The surface's own answer to an unexpected failure (its envelope, never a traceback).
-    on_error: Callable[[HotRequest], HotResponse]
+    # The surface's own answer to an unexpected failure (its envelope, never a traceback);
+    # the native API's unless the surface has its own.
+    on_error: Callable[[HotRequest], HotResponse] = _native_internal_error
 
 
 async def respond(rt: Runtime, route: HotRoute, request: HotRequest) -> HotResponse:
@@ -92,6 +97,16 @@ async def respond(rt: Runtime, route: HotRoute, request: HotRequest) -> HotRespo
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return route.on_error(request)
+
+
+async def routed(rt: Runtime, route: HotRoute, request: Request) -> Response:
+    """The FastAPI route of a hot path: the same handler, for a request that was routed."""
+    return (await respond(rt, route, await HotRequest.from_request(request))).to_starlette()
+
+
+def openapi_json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` for a hot path's route, which reads its JSON body itself."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 class HotRoutes:
@@ -125,7 +140,7 @@ class HotRoutes:
                 "type": "http.response.start",
                 "status": response.status,
                 "headers": [
-                    (b"content-type", response.content_type),
+                    (b"content-type", b"application/json"),
                     (b"content-length", str(len(response.body)).encode()),
                     (b"x-request-id", rid.encode("latin-1")),
                 ],

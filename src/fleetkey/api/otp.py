@@ -12,8 +12,8 @@ from starlette.responses import Response
 
 from fleetkey.api.auth import actor_with_id, bearer_value
 from fleetkey.api.deps import authorize, runtime
-from fleetkey.api.errors import INTERNAL, domain_error_payload, invalid_request_payload
-from fleetkey.api.hot import HotRequest, HotResponse, HotRoute, respond
+from fleetkey.api.errors import domain_error_payload, invalid_request_payload
+from fleetkey.api.hot import HotRequest, HotResponse, HotRoute, openapi_json_body, routed
 from fleetkey.authenticators import service as authenticators
 from fleetkey.errors import DomainError
 from fleetkey.runtime import Runtime
@@ -56,21 +56,13 @@ async def answer_verify(rt: Runtime, request: HotRequest) -> HotResponse:
     return HotResponse(200, _VALID if valid else _INVALID)
 
 
-HOT_ROUTES = {("POST", PATH): HotRoute(answer_verify, lambda _: HotResponse.json(500, INTERNAL))}
+HOT_ROUTES = {("POST", PATH): HotRoute(answer_verify)}
 
 
 @router.post(
     "/verify",
     response_model=VerifyOut,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": VerifyIn.model_json_schema()}},
-        }
-    },
+    openapi_extra=openapi_json_body(VerifyIn.model_json_schema()),
 )
 async def verify(request: Request) -> Response:
-    route = HOT_ROUTES[("POST", PATH)]
-    return (
-        await respond(runtime(request), route, await HotRequest.from_request(request))
-    ).to_starlette()
+    return await routed(runtime(request), HOT_ROUTES[("POST", PATH)], request)

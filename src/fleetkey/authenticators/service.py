@@ -254,15 +254,26 @@ async def create_device(
     return row, enrolment
 
 
+def _numeric_id(ident: str | int) -> int | None:
+    """A device is named by its numeric id (up to 18 ASCII digits, what int64 holds) or,
+    failing that, by its uid."""
+    text = str(ident)
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+def _device_not_found(ident: str | int) -> DomainError:
+    return not_found("auth_device.not_found", "RECORD-NOT-FOUND", id=str(ident)[:64])
+
+
 async def get_device(session: AsyncSession, tenant_id: str, ident: str | int) -> AuthDevice:
     """By numeric id or by uid."""
-    text_ident = str(ident)
-    if text_ident.isdigit() and len(text_ident) <= 18:
-        row = await session.get(AuthDevice, int(text_ident))
+    number = _numeric_id(ident)
+    if number is not None:
+        row = await session.get(AuthDevice, number)
     else:
-        row = await session.scalar(select(AuthDevice).where(AuthDevice.uid == text_ident[:36]))
+        row = await session.scalar(select(AuthDevice).where(AuthDevice.uid == str(ident)[:36]))
     if row is None or row.tenant_id != tenant_id:
-        raise not_found("auth_device.not_found", "RECORD-NOT-FOUND", id=text_ident[:64])
+        raise _device_not_found(ident)
     return row
 
 
@@ -432,13 +443,13 @@ async def verify_code(
     policy: VerifyPolicy,
 ) -> bool:
     """One-time code check. A used TOTP step or HOTP counter is never accepted again."""
-    text_ident = str(ident)
-    if text_ident.isdigit() and len(text_ident) <= 18:
-        row = await db.direct.first(_VERIFY_BY_ID, tenant_id=actor.tenant_id, id=int(text_ident))
+    number = _numeric_id(ident)
+    if number is not None:
+        row = await db.direct.first(_VERIFY_BY_ID, tenant_id=actor.tenant_id, id=number)
     else:
-        row = await db.direct.first(_VERIFY_BY_UID, tenant_id=actor.tenant_id, uid=text_ident[:36])
+        row = await db.direct.first(_VERIFY_BY_UID, tenant_id=actor.tenant_id, uid=str(ident)[:36])
     if row is None:
-        raise not_found("auth_device.not_found", "RECORD-NOT-FOUND", id=text_ident[:64])
+        raise _device_not_found(ident)
     if row["device_type"] != TOTP or row["secret_sealed"] is None:
         raise DomainError(
             "auth_device.not_an_authenticator", "only totp devices verify one-time codes", 422

@@ -98,9 +98,13 @@ class PasswordChecker:
         """A peppered digest of a presented password, to remember an answer by."""
         return self._vault.keyed_hash(password)
 
-    async def matches(self, subject: str, stored: StoredSecret, password: str) -> bool:
+    async def matches(
+        self, subject: str, stored: StoredSecret, password: str, fingerprint: str | None = None
+    ) -> bool:
+        """``fingerprint``: the password's ``fingerprint`` if the caller has it already."""
         if stored.kind == GENERATED:
-            return hmac.compare_digest(self._vault.keyed_hash(password), stored.hash)
+            digest = fingerprint or self._vault.keyed_hash(password)
+            return hmac.compare_digest(digest, stored.hash)
         key = self._key(subject, stored, password)
         if key in self._verified:
             self._verified.move_to_end(key)

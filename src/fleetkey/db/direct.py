@@ -218,6 +218,7 @@ class DirectStore:
         self._listener: Any = None
         self._listener_loop: asyncio.AbstractEventLoop | None = None
         self._listen_failed_at = float("-inf")
+        self._connecting = False
         self._notified = 0
 
     # ------------------------------------------------------------------ SQLite
@@ -311,9 +312,13 @@ class DirectStore:
         loop = asyncio.get_running_loop()
         if self._listener is not None and self._listener_loop is loop:
             return not self._listener.is_closed()
-        if self._listener_loop is loop and self._listen_failed_at > loop.time() - 5:
-            return False  # the last attempt failed just now; try again in a few seconds
-        self._listener_loop = loop
+        if self._listener_loop is loop and (
+            self._connecting or self._listen_failed_at > loop.time() - 5
+        ):
+            # Another task is connecting, or the last attempt failed just now: answer
+            # uncached meanwhile rather than open a connection per request.
+            return False
+        self._listener_loop, self._connecting = loop, True
         try:
             conn = await asyncpg.connect(self._dsn())
             await conn.add_listener(CHANGES_CHANNEL, self._on_change)
@@ -321,12 +326,11 @@ class DirectStore:
             log.warning("not listening for changes, so not caching: %s", exc)
             self._listen_failed_at = loop.time()
             return False
+        finally:
+            self._connecting = False
         conn.add_termination_listener(self._on_lost)
-        if self._listener is not None and self._listener_loop is loop:
-            await conn.close()  # another task connected meanwhile
-        else:
-            self._listener = conn
-            self._notified += 1  # whatever was read before listening is not trusted
+        self._listener = conn
+        self._notified += 1  # whatever was read before listening is not trusted
         return True
 
     def _on_change(self, *_: Any) -> None:

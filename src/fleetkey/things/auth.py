@@ -170,12 +170,8 @@ class DeviceAuthenticator:
             > MAX_FIELD
         ):
             return await self._deny(actor, attempt, None, "missing or oversized credentials")
-        key = (
-            actor.tenant_id,
-            attempt.username,
-            attempt.client_id,
-            self._checker.fingerprint(attempt.password),
-        )
+        fingerprint = self._checker.fingerprint(attempt.password)
+        key = (actor.tenant_id, attempt.username, attempt.client_id, fingerprint)
         known, version = await self._allowed.lookup(key)
         if known is not None:
             return Decision(True, "ok", known)
@@ -188,7 +184,7 @@ class DeviceAuthenticator:
         if subject.status == DISABLED:
             return await self._deny(actor, attempt, device_id, "device is disabled")
         if not stored.hash or not await self._checker.matches(
-            f"device:{device_id}", stored, attempt.password
+            f"device:{device_id}", stored, attempt.password, fingerprint
         ):
             await self._count_failure(actor.tenant_id, device_id)
             return await self._deny(actor, attempt, device_id, "wrong password")

@@ -20,7 +20,7 @@ from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
 
 from fleetkey.api.auth import actor_with_id, bearer_value
-from fleetkey.api.hot import HotRequest, HotResponse, HotRoute, respond
+from fleetkey.api.hot import HotRequest, HotResponse, HotRoute, routed
 from fleetkey.clock import iso_millis, parse_instant
 from fleetkey.compat.mosip import envelope as env
 from fleetkey.compat.mosip import errors as mosip_errors
@@ -375,14 +375,13 @@ def create_mosip_app(rt: Runtime) -> FastAPI:
 
     validate_route = HotRoute(
         answer_validate,
-        lambda request: env.failure(_echo(env.DEVICE_VALIDATE, None), [mosip_errors.INTERNAL]),
+        lambda _: env.failure(_echo(env.DEVICE_VALIDATE, None), [mosip_errors.INTERNAL]),
     )
     app.state.hot_routes = {("POST", VALIDATE_PATH): validate_route}
 
     @app.post(VALIDATE_PATH)
     async def validate_device(request: Request) -> Response:
-        hot = await HotRequest.from_request(request)
-        return (await respond(rt, validate_route, hot)).to_starlette()
+        return await routed(rt, validate_route, request)
 
     return app
 

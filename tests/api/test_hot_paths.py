@@ -1,0 +1,154 @@
+"""The hot paths (api/hot.py): answered ahead of FastAPI, the same as their FastAPI routes.
+
+Each hot path also has a FastAPI route (for OpenAPI) that calls the same handler. Here every
+request goes both ways, through ``FleetkeyApp`` (the hot dispatch) and through FastAPI's own
+``__call__`` (middleware and routing), and the answers must be the same. An unexpected
+failure answers in the surface's own envelope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from fleetkey.app import create_app
+from fleetkey.compat.mosip import envelope
+from fleetkey.runtime import Runtime
+from fleetkey.tenants import scopes
+from tests.compat.mosip import doc
+from tests.conftest import new_caller
+
+VALIDATE_PATHS = (
+    "/v1/masterdata/deviceprovidermanagement/validate",
+    "/masterdata/deviceprovidermanagement/validate",
+)
+
+
+@pytest.fixture
+async def both(runtime: Runtime) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """A client of the hot dispatch, and one whose requests FastAPI routes."""
+    app = create_app(runtime.settings, runtime)
+
+    async def routed(scope: Any, receive: Any, send: Any) -> None:
+        await FastAPI.__call__(app, scope, receive, send)
+
+    hot = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hot.test")
+    via_fastapi = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=routed), base_url="http://routed.test"
+    )
+    async with hot, via_fastapi:
+        yield hot, via_fastapi
+
+
+def _comparable(response: httpx.Response) -> tuple[int, Any, str]:
+    body = response.json()
+    if isinstance(body, dict):
+        body.pop("responsetime", None)  # MOSIP's answer time differs by a few ms
+    return response.status_code, body, response.headers["content-type"]
+
+
+async def _same(
+    both: tuple[httpx.AsyncClient, httpx.AsyncClient], path: str, **kwargs: Any
+) -> tuple[int, Any, str]:
+    hot, via_fastapi = both
+    answers = [await c.post(path, **kwargs) for c in (hot, via_fastapi)]
+    assert _comparable(answers[0]) == _comparable(answers[1]), [a.text for a in answers]
+    return _comparable(answers[0])
+
+
+async def test_the_hot_and_the_routed_answers_are_the_same(
+    both: tuple[httpx.AsyncClient, httpx.AsyncClient], runtime: Runtime
+) -> None:
+    broker = await new_caller(runtime, [scopes.DEVICE_AUTH])
+    verifier = await new_caller(runtime, [scopes.OTP_VERIFY])
+    validator = await new_caller(runtime, [scopes.REGISTRY_VALIDATE])
+    attempt = {"username": "nobody", "password": "x" * 20}
+
+    assert await _same(both, "/api/v1/auth/device", json=attempt) == (
+        401,
+        {
+            "error": {
+                "code": "auth.unauthenticated",
+                "message": "a broker token is required",
+                "details": None,
+            }
+        },
+        "application/json",
+    )
+    status, body, _ = await _same(both, "/api/v1/auth/device", json=attempt, headers=broker.headers)
+    assert (status, body) == (200, {"result": "deny"})
+
+    status, body, _ = await _same(both, "/api/v1/otp/verify", json={"code": "123456"})
+    assert (status, body["error"]["code"]) == (401, "auth.unauthenticated")
+    status, body, _ = await _same(
+        both,
+        "/api/v1/otp/verify",
+        json={"device_id": 1, "code": "1" * 17},
+        headers=verifier.headers,
+    )
+    assert (status, body["error"]["code"], [d["field"] for d in body["error"]["details"]]) == (
+        422,
+        "validation.invalid",
+        ["code"],
+    )
+    status, body, _ = await _same(
+        both,
+        "/api/v1/otp/verify",
+        json={"device_id": 987654321, "code": "123456"},
+        headers=verifier.headers,
+    )
+    assert (status, body["error"]["code"]) == (404, "auth_device.not_found")
+
+    for path in VALIDATE_PATHS:
+        status, body, _ = await _same(both, path, json=doc.VALIDATE)
+        assert (status, body["errors"]) == (
+            200,
+            [{"errorCode": "KER-ATH-401", "message": "Authentication Failed"}],
+        )
+        status, body, _ = await _same(both, path, json=doc.VALIDATE, headers=validator.headers)
+        assert status == 200 and body["response"] is None
+        assert body["errors"][0]["message"] == "Device is marked Inactive or not found"
+
+
+async def test_the_hot_dispatch_gives_every_answer_a_request_id(
+    both: tuple[httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
+    hot, _ = both
+    given = await hot.post("/api/v1/otp/verify", json={}, headers={"X-Request-Id": "abc-1"})
+    assert given.headers["x-request-id"] == "abc-1"
+    made = await hot.post("/api/v1/otp/verify", json={})
+    rid = made.headers["x-request-id"]
+    assert len(rid) == 32 and int(rid, 16) >= 0
+
+
+async def test_an_unexpected_failure_answers_in_the_surfaces_envelope(
+    both: tuple[httpx.AsyncClient, httpx.AsyncClient],
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(token: str | None) -> None:
+        raise RuntimeError("the store went away")
+
+    monkeypatch.setattr(runtime, "principal", broken)
+    hot, _ = both
+    headers = {"Authorization": "Bearer fk_secret-token-value"}
+
+    native = await hot.post("/api/v1/auth/device", json={}, headers=headers)
+    assert (native.status_code, native.json()) == (
+        500,
+        {"error": {"code": "internal", "message": "internal server error", "details": None}},
+    )
+    for path in VALIDATE_PATHS:
+        mosip = await hot.post(path, json=doc.VALIDATE, headers=headers)
+        body = mosip.json()
+        assert mosip.status_code == 200 and body["response"] is None
+        assert body["errors"] == [{"errorCode": "KER-MSD-500", "message": "Internal Server Error"}]
+        assert body["id"] == envelope.DEVICE_VALIDATE.id
+    # Logged with the path, never with the caller's token.
+    assert "unexpected error on POST /api/v1/auth/device" in caplog.text
+    assert "fk_secret-token-value" not in caplog.text
