@@ -386,7 +386,16 @@ async def test_only_totp_devices_verify(world: Otp) -> None:
 async def test_unknown_devices(world: Otp, client: httpx.AsyncClient, runtime: Runtime) -> None:
     other = await new_otp(client, runtime)
     theirs = await other.totp()
-    for ident in (987654321, "987654321", "no-such-device", theirs["id"], theirs["uid"]):
+    # "²" and "１２" are digits to str.isdigit, but no id: they are looked up as uids.
+    for ident in (
+        987654321,
+        "987654321",
+        "no-such-device",
+        "²",
+        "１２",
+        theirs["id"],
+        theirs["uid"],
+    ):
         response = await world.post({"device_id": ident, "code": "123456"})
         assert response.status_code == 404, (ident, response.text)
         assert response.json()["error"]["code"] == "auth_device.not_found"
