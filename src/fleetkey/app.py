@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         await rt.db.dispose()
 
     mosip = create_mosip_app(rt)
-    hot = {**device_auth.HOT_ROUTES, **otp.HOT_ROUTES}
+    hot = {**device_auth.HOT_ROUTES, **otp.HOT_ROUTES, **device_bootstrap.HOT_ROUTES}
     for prefix in MOSIP_PREFIXES:
         hot.update({(m, prefix + p): route for (m, p), route in mosip.state.hot_routes.items()})
     app = FleetkeyApp(

@@ -19,10 +19,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from sqlalchemy import select
 
+from fleetkey.audit.models import AuditEvent
+from fleetkey.audit.service import history_of
 from fleetkey.clock import as_utc, utcnow
+from fleetkey.credentials import passwords
 from fleetkey.credentials.vault import Vault
 from fleetkey.runtime import Runtime
+from fleetkey.tenants.context import Actor
+from fleetkey.things import service as things
+from fleetkey.things.models import Device, Product
 from tests.compat.clinicalone.support import (
     ALREADY_BOOTSTRAPPED,
     AUTH,
@@ -439,3 +446,76 @@ async def test_a_bad_csr_is_400_and_does_not_use_up_the_pair(
     response = await bootstrap(client, pair)
     assert response.status_code == 200, response.text
     assert "certificate" not in response.json()
+
+
+async def test_the_bootstrapped_device_has_the_history_and_audit_rows_of_any_device(
+    client: httpx.AsyncClient, caller: Caller, runtime: Runtime
+) -> None:
+    """The bootstrap writes the device through direct statements; what it records must be
+    exactly what ``create_device`` records through the ORM."""
+    trial = await new_trial(client, caller)
+    pair = await trial.register_watch()
+    response = await bootstrap(client, pair)
+    assert response.status_code == 200, response.text
+    params = response.json()
+    thing_id = (await stored_device(runtime, pair["id"])).thing_id
+    assert thing_id is not None
+    async with runtime.db.unit_of_work(write=False) as session:
+        device = await session.get(Device, thing_id)
+        assert device is not None
+        history = await history_of(session, caller.tenant_id, "device", str(thing_id))
+        events = list(
+            await session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.entity_type == "device", AuditEvent.entity_id == str(thing_id))
+                .order_by(AuditEvent.id)
+            )
+        )
+    snapshot = device.snapshot()
+    assert device.client_id == params["iotDeviceId"]
+    assert device.user_name == params["iotUserName"]
+    assert device.secret_kind == passwords.GENERATED and device.secret_hash
+    assert params["iotSharedSecret"] not in str(snapshot)
+    assert (device.device_name, device.node_id, device.version) == (
+        f"active-{WATCH_1}",
+        pair["id"],
+        1,
+    )
+    assert [(h.version, h.data, h.lookup_key) for h in history] == [(1, snapshot, None)]
+    assert [(e.action, e.actor, e.changes) for e in events] == [
+        ("create", f"device:{pair['id']}", {"after": snapshot})
+    ]
+    assert events[0].request_id == response.headers["x-request-id"]
+    claim = [e for e in await mhealth_events(runtime, caller.tenant_id) if e.action == "bootstrap"]
+    assert [e.changes for e in claim] == [
+        {"after": {"thing_id": thing_id, "client_id": device.client_id, "certificate": False}}
+    ]
+
+
+async def test_a_deleted_kit_product_is_made_again_by_the_next_bootstrap(
+    client: httpx.AsyncClient, caller: Caller, runtime: Runtime
+) -> None:
+    trial = await new_trial(client, caller)
+    first = await trial.register_watch()
+    assert (await bootstrap(client, first)).status_code == 200
+    thing_id = (await stored_device(runtime, first["id"])).thing_id
+    assert thing_id is not None
+    actor = Actor(caller.tenant_id, "test")
+    async with runtime.db.unit_of_work() as session:
+        device = await session.get(Device, thing_id)
+        assert device is not None
+        old_product = device.product_id
+        await things.delete_device(session, actor, "mhealth", thing_id)
+    async with runtime.db.unit_of_work() as session:
+        await things.delete_product(session, actor, "mhealth", old_product)
+
+    second = await trial.register_watch(WATCH_2, OTHER_SUBJECT)
+    response = await bootstrap(client, second)
+
+    assert response.status_code == 200, response.text
+    new_thing = (await stored_device(runtime, second["id"])).thing_id
+    async with runtime.db.unit_of_work(write=False) as session:
+        device = await session.get(Device, new_thing)
+        assert device is not None and device.product_id != old_product
+        product = await session.get(Product, device.product_id)
+        assert product is not None and product.name == f"{STUDY}/watch"

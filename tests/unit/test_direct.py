@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import asyncpg
 from sqlalchemy import bindparam, insert, select, update
 
-from fleetkey.db.direct import Statement
+from fleetkey.db.direct import INTEGRITY_ERRORS, Done, Ref, Statement, Step, UnitRefused
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import service as tenants
 from fleetkey.things.models import AuthFailures
@@ -152,3 +152,93 @@ async def test_writes_of_one_turn_commit_together_each_with_its_outcome(
             )
         }
     assert counts == {"device:0": 1, "device:1": 2, "device:2": 0, "device:3": 0}
+
+
+_ADD_RETURNING = Statement(
+    insert(AuthFailures)
+    .values(
+        tenant_id=bindparam("tenant_id"),
+        subject=bindparam("s"),
+        window_started_at=bindparam("at"),
+        failures=bindparam("failures"),
+    )
+    .returning(AuthFailures.failures)
+)
+
+
+def _add_then_bump(tenant_id: str, subject: str, bump: str, expect: int) -> list[Step]:
+    """A unit: insert ``subject`` (returning its failure count, 4), then add that count to
+    ``bump``'s, which must touch ``expect`` rows."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        Step(
+            _ADD_RETURNING,
+            {"tenant_id": tenant_id, "s": subject, "at": at, "failures": 4},
+            returns="count",
+        ),
+        Step(
+            _ADD_TO,
+            {"tenant_id": tenant_id, "s": bump, "by": Ref("count", lambda n: n * 10)},
+            rows=expect,
+        ),
+    ]
+
+
+_ADD_TO = Statement(
+    update(AuthFailures)
+    .where(AuthFailures.tenant_id == bindparam("tenant_id"), AuthFailures.subject == bindparam("s"))
+    .values(failures=AuthFailures.failures + bindparam("by"))
+)
+
+
+async def test_a_unit_commits_whole_or_not_at_all_each_with_its_outcome(
+    runtime: Runtime,
+) -> None:
+    tenant_id = await _tenant_with_failures(runtime, "direct-units", 2)
+    direct = runtime.db.direct
+    outcomes = await asyncio.gather(
+        # Commits: the insert, and device:0 + 40.
+        direct.run(_add_then_bump(tenant_id, "device:5", "device:0", 1)),
+        # Refused at its second step (no device:9): its insert is undone too.
+        direct.run(_add_then_bump(tenant_id, "device:6", "device:9", 1)),
+        # Fails at its first step (device:1 exists): nothing of it is written.
+        direct.run(_add_then_bump(tenant_id, "device:1", "device:0", 1)),
+        # Commits, after the others in the same turn.
+        direct.run(_add_then_bump(tenant_id, "device:7", "device:1", 1)),
+        return_exceptions=True,
+    )
+    first, refused, duplicate, last = outcomes
+    assert isinstance(first, Done) and first.rows == [1, 1] and first.returned == {"count": 4}
+    assert isinstance(refused, UnitRefused) and refused.step == 1
+    assert isinstance(duplicate, INTEGRITY_ERRORS)
+    assert isinstance(last, Done) and last.rows == [1, 1]
+    async with runtime.db.unit_of_work(write=False) as session:
+        counts = {
+            row.subject: row.failures
+            for row in await session.scalars(
+                select(AuthFailures).where(AuthFailures.tenant_id == tenant_id)
+            )
+        }
+    assert counts == {"device:0": 40, "device:1": 40, "device:5": 4, "device:7": 4}
+
+
+async def test_a_unit_alone_refused_at_its_first_step_writes_nothing(runtime: Runtime) -> None:
+    tenant_id = await _tenant_with_failures(runtime, "direct-unit-alone", 1)
+    direct = runtime.db.direct
+    bump = Step(_ADD_TO, {"tenant_id": tenant_id, "s": "device:8", "by": 1}, rows=1)
+    add = Step(
+        _ADD_RETURNING,
+        {
+            "tenant_id": tenant_id,
+            "s": "device:3",
+            "at": datetime(2026, 1, 1, tzinfo=UTC),
+            "failures": 2,
+        },
+    )
+    try:
+        await direct.run([bump, add])
+    except UnitRefused as refused:
+        assert refused.step == 0
+    else:
+        raise AssertionError("the unit was not refused")
+    assert await direct.first(_FAILURES, tenant_id=tenant_id, s="device:3") is None

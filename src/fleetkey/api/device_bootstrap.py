@@ -1,7 +1,8 @@
 """``POST /api/deviceBootstrap``: the mHealth Connector call a device makes with its pair.
 
 HTTP Basic ``accessId:OTP``; an optional JSON body ``{"csr": "<PEM>"}`` asks for a client
-certificate from the tenant's device CA.
+certificate from the tenant's device CA. A hot path (api/hot.py): a kit fleet switched on at
+once bootstraps at device rate.
 """
 
 from __future__ import annotations
@@ -11,17 +12,21 @@ import binascii
 import json
 
 from fastapi import APIRouter, Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
+from fleetkey.api.deps import runtime
+from fleetkey.api.hot import HotRequest, HotResponse, HotRoute, routed
 from fleetkey.errors import DomainError
 from fleetkey.inventory.bootstrap import INVALID, Redemption, redeem
 from fleetkey.runtime import Runtime
 
 router = APIRouter(tags=["device side"])
+PATH = "/api/deviceBootstrap"
+_CHALLENGE = ((b"www-authenticate", b'Basic realm="deviceBootstrap"'),)
 
 
-def _basic(request: Request) -> tuple[str, str] | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+def _basic(request: HotRequest) -> tuple[str, str] | None:
+    scheme, _, value = request.header(b"authorization").partition(" ")
     if scheme.lower() != "basic" or len(value) > 512:
         return None
     try:
@@ -31,20 +36,20 @@ def _basic(request: Request) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def _answer(exc: DomainError) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Basic realm="deviceBootstrap"'} if exc.status == 401 else None
-    return JSONResponse(
-        {"status": exc.status, "message": exc.message}, status_code=exc.status, headers=headers
-    )
+def _answer(exc: DomainError) -> HotResponse:
+    headers = _CHALLENGE if exc.status == 401 else ()
+    return HotResponse.json(exc.status, {"status": exc.status, "message": exc.message}, headers)
 
 
-@router.post("/api/deviceBootstrap")
-async def device_bootstrap(request: Request) -> JSONResponse:
-    rt: Runtime = request.app.state.runtime
+def _internal_error(_: HotRequest) -> HotResponse:
+    return HotResponse.json(500, {"status": 500, "message": "Internal server error"})
+
+
+async def answer_bootstrap(rt: Runtime, request: HotRequest) -> HotResponse:
     credentials = _basic(request)
     if credentials is None:
         return _answer(INVALID)
-    raw = await request.body()
+    raw = request.body
     csr = None
     if raw.strip():
         try:
@@ -58,11 +63,20 @@ async def device_bootstrap(request: Request) -> JSONResponse:
                 )
             )
         csr = data.get("csr") or None
-    request_id = request.scope.get("state", {}).get("request_id", "")
     try:
-        params = await redeem(rt, Redemption(credentials[0], credentials[1], csr), request_id)
+        params = await redeem(
+            rt, Redemption(credentials[0], credentials[1], csr), request.request_id
+        )
     except DomainError as exc:
         if exc.problems:
             return _answer(DomainError(exc.code, "; ".join(p.message for p in exc.problems), 400))
         return _answer(exc)
-    return JSONResponse(params)
+    return HotResponse.json(200, params)
+
+
+HOT_ROUTES = {("POST", PATH): HotRoute(answer_bootstrap, _internal_error)}
+
+
+@router.post(PATH)
+async def device_bootstrap(request: Request) -> Response:
+    return await routed(runtime(request), HOT_ROUTES[("POST", PATH)], request)

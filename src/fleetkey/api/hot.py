@@ -61,19 +61,23 @@ class HotRequest:
 
 @dataclass
 class HotResponse:
-    """A JSON answer (every hot path answers JSON)."""
+    """A JSON answer (every hot path answers JSON), with any headers of its own."""
 
     status: int
     body: bytes
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
     @classmethod
-    def json(cls, status: int, payload: Any) -> HotResponse:
+    def json(
+        cls, status: int, payload: Any, headers: tuple[tuple[bytes, bytes], ...] = ()
+    ) -> HotResponse:
         # The same spelling as Starlette's JSONResponse.
         body = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return cls(status, body.encode())
+        return cls(status, body.encode(), headers)
 
     def to_starlette(self) -> Response:
-        return Response(self.body, self.status, media_type="application/json")
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.headers}
+        return Response(self.body, self.status, headers, media_type="application/json")
 
 
 HotHandler = Callable[[Runtime, HotRequest], Awaitable[HotResponse]]
@@ -143,6 +147,7 @@ class HotRoutes:
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(response.body)).encode()),
                     (b"x-request-id", rid.encode("latin-1")),
+                    *response.headers,
                 ],
             }
         )

@@ -16,18 +16,22 @@ types (so a ``UTCDateTime`` reads back as an aware datetime on both stores).
   connection. One commit is in flight per process; writes asked for meanwhile go into the
   next one together (group commit), since each commit costs a WAL flush.
 
-Each read is its own statement; writes asked for in the same turn of the event loop share
-one commit, each keeping its own outcome. Anything that needs more than one statement to
-be atomic belongs in a unit of work (``Database.unit_of_work``).
+Each read is its own statement. A write is a *unit*: one statement, or a few that stand or
+fall together (``run``: a device with its history and audit rows), where a step may use a
+value an earlier step returned and may insist on touching exactly so many rows (a claim).
+Units asked for in the same turn of the event loop share one commit, each keeping its own
+outcome. Anything that needs reads between its writes belongs in a unit of work
+(``Database.unit_of_work``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sqlite3
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -117,26 +121,110 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> Compiled:
 
 
 class Statement:
-    """A Core statement, compiled on first use for the dialect it runs on."""
+    """A Core statement, compiled on first use for the dialect it runs on. ``statement`` may
+    also be a function of the dialect's name, for the rare statement that differs."""
 
-    def __init__(self, statement: ClauseElement) -> None:
+    def __init__(self, statement: ClauseElement | Callable[[str], ClauseElement]) -> None:
         self.statement = statement
         self._compiled: dict[str, Compiled] = {}
 
     def compiled(self, dialect: Dialect) -> Compiled:
         hit = self._compiled.get(dialect.name)
         if hit is None:
-            hit = self._compiled[dialect.name] = _compile(self.statement, dialect)
+            built = self.statement
+            if not isinstance(built, ClauseElement):
+                built = built(dialect.name)
+            hit = self._compiled[dialect.name] = _compile(built, dialect)
         return hit
 
 
-def _args(c: Compiled, params: dict[str, Any]) -> list[Any]:
+@dataclass(frozen=True)
+class Ref:
+    """A parameter that is a value an earlier step of the same unit returned (its
+    ``Step.returns`` name), passed through ``convert`` when given."""
+
+    name: str
+    convert: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement of a unit. ``returns``: keep the first column of its first returned row
+    (``RETURNING``) under this name. ``rows``: the unit is refused, and none of it written,
+    unless this step touches exactly that many rows."""
+
+    statement: Statement
+    params: Mapping[str, Any]
+    returns: str | None = None
+    rows: int | None = None
+
+
+# What a unique or foreign key refusing a direct write raises, on either driver.
+INTEGRITY_ERRORS = (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
+
+
+class UnitRefused(Exception):
+    """A step with ``rows`` touched another number of rows; nothing of the unit was kept."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(f"step {step} of the unit touched an unexpected number of rows")
+        self.step = step
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a unit did: the rows each step touched, and the values steps returned."""
+
+    rows: list[int]
+    returned: dict[str, Any]
+
+
+def _args(c: Compiled, params: Mapping[str, Any]) -> list[Any]:
     out = []
     for name in c.order:
         value = params[name] if name in params else c.defaults.get(name)
         processor = c.binds.get(name)
         out.append(processor(value) if processor is not None and value is not None else value)
     return out
+
+
+def _resolved(params: Mapping[str, Any], returned: dict[str, Any]) -> Mapping[str, Any]:
+    if not any(isinstance(v, Ref) for v in params.values()):
+        return params
+    out = dict(params)
+    for key, value in params.items():
+        if isinstance(value, Ref):
+            got = returned[value.name]
+            out[key] = value.convert(got) if value.convert is not None else got
+    return out
+
+
+# What a driver answers for one statement: rows touched, and the first returned value.
+Answer = tuple[int, Any]
+Unit = list[tuple[Compiled, Step]]
+
+
+def _unit_steps(unit: Unit) -> Generator[tuple[Compiled, list[Any], bool], Answer, Done]:
+    """The rules of a unit, apart from any driver: the driver runs each statement yielded
+    (with whether a returned value is wanted) and sends back its ``Answer``."""
+    rows: list[int] = []
+    returned: dict[str, Any] = {}
+    for index, (c, step) in enumerate(unit):
+        args = _args(c, _resolved(step.params, returned))
+        touched, value = yield c, args, step.returns is not None
+        if step.rows is not None and touched != step.rows:
+            raise UnitRefused(index)
+        if step.returns is not None:
+            returned[step.returns] = value
+        rows.append(touched)
+    return Done(rows, returned)
+
+
+def _first_value(c: Compiled, values: Sequence[Any] | None) -> Any:
+    if not values:
+        return None
+    processor = c.results[0] if c.results else None
+    return processor(values[0]) if processor is not None and values[0] is not None else values[0]
 
 
 def _row(c: Compiled, values: Sequence[Any]) -> dict[str, Any]:
@@ -146,7 +234,8 @@ def _row(c: Compiled, values: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-Pending = tuple[Compiled, list[Any], "asyncio.Future[int]"]
+Pending = tuple[Unit, "asyncio.Future[Done]"]
+Outcome = Done | BaseException
 
 
 def _count(status: str) -> int:
@@ -154,17 +243,41 @@ def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-def _sqlite_batch(conn: sqlite3.Connection, batch: list[Pending]) -> list[int | BaseException]:
-    """One transaction; a statement that fails is undone alone (SQLite rolls back just the
-    statement) and reported to its caller, the rest commit."""
-    conn.execute("BEGIN IMMEDIATE")
-    outcomes: list[int | BaseException] = []
+def _sqlite_unit(conn: sqlite3.Connection, unit: Unit) -> Done:
+    steps = _unit_steps(unit)
+    answer: Answer | None = None
     try:
-        for c, args, _ in batch:
+        while True:
+            c, args, wants_value = steps.send(answer)  # type: ignore[arg-type]
+            cursor = conn.execute(c.sql, args)
+            if wants_value:
+                found = cursor.fetchall()
+                answer = (len(found), _first_value(c, found[0] if found else None))
+            else:
+                answer = (cursor.rowcount, None)
+    except StopIteration as finished:
+        return finished.value  # type: ignore[no-any-return]
+
+
+def _sqlite_batch(conn: sqlite3.Connection, batch: list[Pending]) -> list[Outcome]:
+    """One transaction; a unit that fails or is refused is undone alone (a savepoint, or
+    for a single statement SQLite's own statement rollback) and reported to its caller,
+    the rest commit."""
+    conn.execute("BEGIN IMMEDIATE")
+    outcomes: list[Outcome] = []
+    try:
+        for unit, _ in batch:
+            several = len(unit) > 1
+            if several:
+                conn.execute("SAVEPOINT unit")
             try:
-                outcomes.append(conn.execute(c.sql, args).rowcount)
-            except sqlite3.IntegrityError as exc:
+                outcomes.append(_sqlite_unit(conn, unit))
+            except (sqlite3.IntegrityError, UnitRefused) as exc:
+                if several:
+                    conn.execute("ROLLBACK TO unit")
                 outcomes.append(exc)
+            if several:
+                conn.execute("RELEASE unit")
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -173,16 +286,31 @@ def _sqlite_batch(conn: sqlite3.Connection, batch: list[Pending]) -> list[int | 
     return outcomes
 
 
-def _outcomes_of(finished: asyncio.Future[list[int | BaseException]]) -> list[int | BaseException]:
+async def _pg_unit(conn: Any, unit: Unit) -> Done:
+    steps = _unit_steps(unit)
+    answer: Answer | None = None
+    try:
+        while True:
+            c, args, wants_value = steps.send(answer)  # type: ignore[arg-type]
+            if wants_value:
+                found = await conn.fetch(c.sql, *args)
+                answer = (len(found), _first_value(c, found[0] if found else None))
+            else:
+                answer = (_count(await conn.execute(c.sql, *args)), None)
+    except StopIteration as finished:
+        return finished.value  # type: ignore[no-any-return]
+
+
+def _outcomes_of(finished: asyncio.Future[list[Outcome]]) -> list[Outcome]:
     error = finished.exception()
     return [error] if error is not None else finished.result()
 
 
-def _deliver(batch: list[Pending], outcomes: list[int | BaseException]) -> None:
+def _deliver(batch: list[Pending], outcomes: list[Outcome]) -> None:
     """Each caller its own outcome (one outcome for all: the batch failed as a whole)."""
     if len(outcomes) == 1 and len(batch) > 1:
         outcomes = outcomes * len(batch)
-    for (_, _, done), outcome in zip(batch, outcomes, strict=True):
+    for (_, done), outcome in zip(batch, outcomes, strict=True):
         if done.done():  # the caller went away (a client disconnect cancels its task)
             continue
         if isinstance(outcome, BaseException):
@@ -197,6 +325,15 @@ class _SingleStatements(asyncpg.Connection):
 
     def get_reset_query(self) -> str:
         return ""
+
+
+async def _json_reads(conn: Any) -> None:
+    """JSON columns read back as values, as through the ORM. Binds are already JSON text
+    (the column type's own processor), so they pass through as they are."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, schema="pg_catalog", encoder=str, decoder=json.loads, format="text"
+        )
 
 
 class DirectStore:
@@ -264,7 +401,7 @@ class DirectStore:
         if self._pool is None:
             dsn = self._dsn()
             pool = await asyncpg.create_pool(
-                dsn, min_size=1, max_size=10, connection_class=_SingleStatements
+                dsn, min_size=1, max_size=10, connection_class=_SingleStatements, init=_json_reads
             )
             if self._pool is None:  # no other task made one meanwhile
                 self._pool, self._pool_loop = pool, loop
@@ -341,17 +478,22 @@ class DirectStore:
         self._notified += 1
 
     async def execute(self, statement: Statement, **params: Any) -> int:
-        """Run an INSERT, UPDATE or DELETE; the number of rows it touched.
+        """Run an INSERT, UPDATE or DELETE; the number of rows it touched."""
+        return (await self.run([Step(statement, params)])).rows[0]
 
-        Writes asked for in the same turn of the event loop commit together, in one
-        transaction (each statement keeps its own outcome): a commit costs far more than
-        the statement, and a busy loop turns over many requests at once. Each caller
-        still returns only after its write has committed.
+    async def run(self, steps: Sequence[Step]) -> Done:
+        """Run the steps as one unit: all of them commit, or none (``UnitRefused`` when a
+        step's ``rows`` did not match, or the error of the step that failed).
+
+        Units asked for in the same turn of the event loop commit together, in one
+        transaction (each keeps its own outcome): a commit costs far more than the
+        statements, and a busy loop turns over many requests at once. Each caller still
+        returns only after its unit has committed.
         """
-        c = statement.compiled(self._dialect)
+        unit = [(step.statement.compiled(self._dialect), step) for step in steps]
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[int] = loop.create_future()
-        self._pending.append((c, _args(c, params), done))
+        done: asyncio.Future[Done] = loop.create_future()
+        self._pending.append((unit, done))
         if len(self._pending) == 1:
             loop.call_soon(self._flush)
         try:
@@ -400,20 +542,28 @@ class DirectStore:
 
     async def _flush_pg(self, batch: list[Pending]) -> None:
         pool = await self._pg()
+        outcomes: list[Outcome] = []
         try:
+            # No savepoints (each is a round trip): a unit refused at its first step wrote
+            # nothing, so the rest go on; anything else fails the shared transaction.
             async with pool.acquire() as conn, conn.transaction():
-                outcomes: list[int | BaseException] = [
-                    _count(await conn.execute(c.sql, *args)) for c, args, _ in batch
-                ]
+                for unit, _ in batch:
+                    try:
+                        outcomes.append(await _pg_unit(conn, unit))
+                    except UnitRefused as refused:
+                        if refused.step != 0 or len(batch) == 1:
+                            raise
+                        outcomes.append(refused)
         except Exception as exc:
             if len(batch) == 1:
                 _deliver(batch, [exc])
                 return
-            # One statement failed and took the others with it: each on its own, then.
+            # One unit failed and took the others with it: each on its own, then.
             outcomes = []
-            for c, args, _ in batch:
+            for unit, _ in batch:
                 try:
-                    outcomes.append(_count(await pool.execute(c.sql, *args)))
+                    async with pool.acquire() as conn, conn.transaction():
+                        outcomes.append(await _pg_unit(conn, unit))
                 except Exception as single:
                     outcomes.append(single)
         _deliver(batch, outcomes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -38,10 +39,34 @@ class VersionedMixin:
         return None
 
     def snapshot(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for column in self.__table__.columns:  # type: ignore[attr-defined]
-            if column.key in self.SNAPSHOT_EXCLUDE:
-                continue
-            value = getattr(self, column.key)
-            out[column.key] = iso_millis(value) if isinstance(value, datetime) else value
-        return out
+        return snapshot_of(type(self), lambda key: getattr(self, key))
+
+
+def snapshot_of(model: type[VersionedMixin], value: Callable[[str], Any]) -> dict[str, Any]:
+    """What history and audit keep of an entity: every column but its secrets, datetimes as
+    ISO text (``value`` gives a column's value by key)."""
+    out: dict[str, Any] = {}
+    for column in model.__table__.columns:  # type: ignore[attr-defined]
+        if column.key in model.SNAPSHOT_EXCLUDE:
+            continue
+        v = value(column.key)
+        out[column.key] = iso_millis(v) if isinstance(v, datetime) else v
+    return out
+
+
+def new_row(model: type[VersionedMixin], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Every column of a new row but its generated id: ``given``, else the column's Python
+    default, else None (what the ORM would insert, for a Core INSERT of all columns)."""
+    row: dict[str, Any] = {}
+    for column in model.__table__.columns:  # type: ignore[attr-defined]
+        if column.primary_key and column.autoincrement is True:
+            continue
+        if column.key in given:
+            row[column.key] = given[column.key]
+        elif column.default is not None and column.default.is_scalar:
+            row[column.key] = column.default.arg
+        elif column.default is not None and column.default.is_callable:
+            row[column.key] = column.default.arg(None)  # SQLAlchemy passes a context
+        else:
+            row[column.key] = None
+    return row

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -310,12 +310,6 @@ class BootstrapClaim:
     study: Study
 
 
-async def find_pair(session: AsyncSession, access_id: str) -> MhealthDevice | None:
-    if not access_id or len(access_id) > 16:
-        return None
-    return await session.scalar(select(MhealthDevice).where(MhealthDevice.access_id == access_id))
-
-
 def otp_matches(vault: Vault, device: MhealthDevice, access_id: str, otp: str) -> bool:
     import hmac
 
@@ -341,20 +335,19 @@ async def count_failure(session: AsyncSession, device_id: str, access_id: str) -
     )
 
 
-async def claim(session: AsyncSession, device_id: str, access_id: str, otp_hash: str) -> bool:
-    """Use the pair: exactly one concurrent caller gets True."""
-    now = utcnow()
-    result = await session.execute(
+def claim_statement() -> Update:
+    """Use the pair (binds: device, access_id, otp_hash, now): it touches one row for
+    exactly one of any concurrent callers, none once the pair was used, replaced or the
+    registration ended."""
+    return (
         update(MhealthDevice)
         .where(
-            MhealthDevice.id == device_id,
-            MhealthDevice.access_id == access_id,
-            MhealthDevice.otp_hash == otp_hash,
+            MhealthDevice.id == bindparam("device"),
+            MhealthDevice.access_id == bindparam("access_id"),
+            MhealthDevice.otp_hash == bindparam("otp_hash"),
             MhealthDevice.otp_used_at.is_(None),
             MhealthDevice.bootstrapped_at.is_(None),
             MhealthDevice.deregistered_at.is_(None),
         )
-        .values(otp_used_at=now, bootstrapped_at=now)
-        .execution_options(synchronize_session=False)
+        .values(otp_used_at=bindparam("now"), bootstrapped_at=bindparam("now"))
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

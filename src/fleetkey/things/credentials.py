@@ -59,6 +59,22 @@ class IssuedCredential:
     password: str
 
 
+def _generated_password(vault: Vault) -> tuple[passwords.StoredSecret, str]:
+    password = passwords.generate_password()
+    return passwords.store_generated(vault, password), password
+
+
+def generated(vault: Vault, prefix: str) -> tuple[dict[str, str], IssuedCredential]:
+    """A new owner's credential as ``apply`` makes it when nothing is given (a new user name,
+    a generated password), without the look-up that a user name is free: 64 random bits
+    make a clash with a product's name negligible, and a device's is refused by the
+    database's unique index."""
+    stored, shown = _generated_password(vault)
+    name = new_user_name(prefix)
+    changes = {"user_name": name, "secret_kind": stored.kind, "secret_hash": stored.hash}
+    return changes, IssuedCredential(name, shown)
+
+
 async def user_name_taken(
     session: AsyncSession, tenant_id: str, user_name: str, owner: Product | Device | None
 ) -> bool:
@@ -101,9 +117,7 @@ async def apply(
         stored = await passwords.store_chosen_async(password)
         shown = password
     elif user_name is None or owner.secret_hash is None:
-        generated = passwords.generate_password()
-        stored = passwords.store_generated(vault, generated)
-        shown = generated
+        stored, shown = _generated_password(vault)
     else:
         stored = passwords.StoredSecret(owner.secret_kind or "", owner.secret_hash)
     changes = {"user_name": name, "secret_kind": stored.kind, "secret_hash": stored.hash}

@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import String, cast, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fleetkey.audit.service import create_entity, emit, update_entity
+from fleetkey.audit.service import create_entity, creation_steps, emit, update_entity
 from fleetkey.clock import utcnow
 from fleetkey.credentials.vault import Vault
+from fleetkey.db.direct import Step
 from fleetkey.errors import DomainError, FieldProblem, ValidationFailed, conflict, not_found
 from fleetkey.tenants.context import Actor
 from fleetkey.things import credentials
@@ -350,6 +351,31 @@ async def create_device(
             setattr(row, key, value)
     await create_entity(session, actor, row, utcnow())
     return row, issued
+
+
+def device_creation_steps(
+    vault: Vault,
+    actor: Actor,
+    instance_id: str,
+    product_id: int,
+    data: DeviceInput,
+    at: datetime,
+) -> tuple[list[Step], dict[str, Any], credentials.IssuedCredential]:
+    """``create_device`` with a generated credential, as steps of a direct unit (for
+    devices made at device rate: a bootstrap). The instance and the product must exist;
+    the product is the caller's to know (its foreign key refuses one that went away).
+    Returns the steps (the new id returned as "id"), the row and the credential."""
+    data.check(creating=True)
+    changes, issued = credentials.generated(vault, "d")
+    given = {
+        "instance_id": instance_id,
+        "product_id": product_id,
+        "client_id": _client_id(),
+        **{"tags": [], **data.given()},
+        **changes,
+    }
+    steps = creation_steps(actor, Device, given, at)
+    return steps, dict(steps[0].params), issued
 
 
 async def get_device(
