@@ -28,7 +28,7 @@ from fleetkey.api.hot import HotRoutes
 from fleetkey.api.middleware import RequestIdMiddleware
 from fleetkey.channels.service import delivery_worker
 from fleetkey.compat.abs.app import create_abs_router
-from fleetkey.compat.clinicalone.app import create_clinicalone_app
+from fleetkey.compat.clinicalone import app as clinicalone
 from fleetkey.compat.mosip.app import create_mosip_app
 from fleetkey.compat.roma.app import create_roma_app
 from fleetkey.config import Settings, get_settings
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     for prefix in MOSIP_PREFIXES:
         hot.update({(m, prefix + p): route for (m, p), route in mosip.state.hot_routes.items()})
     app = FleetkeyApp(
-        HotRoutes(rt, hot),
+        HotRoutes(rt, hot, clinicalone.HOT_PATTERNS),
         title="fleetkey",
         version=__version__,
         summary="Device identity and credential registry",
@@ -96,5 +96,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     for prefix in MOSIP_PREFIXES:
         app.mount(prefix, mosip)
     app.mount("/v2", create_roma_app(rt))
-    app.mount("/ec-ors-svc/rest/v1.0", create_clinicalone_app(rt))
+    app.mount(clinicalone.PREFIX, clinicalone.create_clinicalone_app(rt))
     return app

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -113,17 +114,46 @@ def openapi_json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-class HotRoutes:
-    """Exact (method, path) matches answered without routing (see ``FleetkeyApp``)."""
+@dataclass(frozen=True)
+class HotPattern:
+    """A hot path with parameters in it: ``path`` must match the whole path (``prefix``, a
+    cheap first test, keeps the expression off every other request)."""
 
-    def __init__(self, runtime: Runtime, routes: dict[tuple[str, str], HotRoute]):
+    method: str
+    prefix: str
+    path: re.Pattern[str]
+    route: HotRoute
+
+
+class HotRoutes:
+    """Exact (method, path) matches, then patterns, answered without routing (see
+    ``FleetkeyApp``)."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        routes: dict[tuple[str, str], HotRoute],
+        patterns: tuple[HotPattern, ...] = (),
+    ):
         self.rt = runtime
         self.routes = routes
+        self.patterns = patterns
 
     def route_for(self, scope: Scope) -> HotRoute | None:
         if scope["type"] != "http":
             return None
-        return self.routes.get((scope["method"], scope["path"]))
+        method, path = scope["method"], scope["path"]
+        route = self.routes.get((method, path))
+        if route is not None:
+            return route
+        for pattern in self.patterns:
+            if (
+                method == pattern.method
+                and path.startswith(pattern.prefix)
+                and pattern.path.fullmatch(path)
+            ):
+                return pattern.route
+        return None
 
     async def serve(self, route: HotRoute, scope: Scope, receive: Receive, send: Send) -> None:
         chunks: list[bytes] = []

@@ -13,18 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, bindparam, select, update
+from sqlalchemy import Update, and_, bindparam, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fleetkey.audit.service import emit, update_entity
+from fleetkey.audit.service import emit, emit_step, update_entity
 from fleetkey.clock import utcnow
 from fleetkey.credentials.vault import Vault
+from fleetkey.db.direct import INTEGRITY_ERRORS, Statement, Step, UnitRefused
+from fleetkey.db.session import Database
 from fleetkey.errors import DomainError
 from fleetkey.inventory import service as inventory
 from fleetkey.inventory.models import (
     CLOUD_TO_CLOUD,
     DEVICE_TO_CLOUD,
+    MODES,
     NO_CONNECTION,
     InventoryItem,
     KitType,
@@ -117,35 +120,52 @@ class IssuedPair:
     otp: str | None  # shown once
 
 
+@dataclass(frozen=True)
+class _Drawn:
+    access_id: str
+    otp: str
+    otp_hash: str
+    expires_at: datetime
+
+
+def _draw(vault: Vault, ttl: timedelta) -> _Drawn:
+    access_id, otp = _random(ACCESS_ID_LENGTH), _random(OTP_LENGTH)
+    return _Drawn(access_id, otp, vault.keyed_hash(f"otp:{access_id}:{otp}"), utcnow() + ttl)
+
+
 async def _new_pair(
     session: AsyncSession, vault: Vault, device: MhealthDevice, ttl: timedelta
 ) -> IssuedPair:
     """Replace the device's pair in place (so the old one stops working in the same write)."""
     for _ in range(10):
-        access_id, otp = _random(ACCESS_ID_LENGTH), _random(OTP_LENGTH)
+        drawn = _draw(vault, ttl)
         try:
             async with session.begin_nested():
-                device.access_id = access_id
-                device.otp_hash = vault.keyed_hash(f"otp:{access_id}:{otp}")
-                device.otp_expires_at = utcnow() + ttl
+                device.access_id = drawn.access_id
+                device.otp_hash = drawn.otp_hash
+                device.otp_expires_at = drawn.expires_at
                 device.otp_used_at = None
                 device.otp_failures = 0
                 await session.flush()
-            return IssuedPair(device.id, access_id, otp)
+            return IssuedPair(device.id, drawn.access_id, drawn.otp)
         except IntegrityError:
             continue  # that access ID is in use by a live pair; draw again
     raise DomainError("mhealth.access_id_exhausted", "could not draw a free access ID", 500)
 
 
-def _changes(device: MhealthDevice) -> dict[str, Any]:
+_CHANGE_KEYS = ("inventory_id", "subject_id", "connection_type", "access_id", "otp_expires_at")
+
+
+def _change_view(values: dict[str, Any]) -> dict[str, Any]:
     """Audit view of a registration: never the OTP or its hash."""
-    return {
-        "inventory_id": device.inventory_id,
-        "subject_id": device.subject_id,
-        "connection_type": device.connection_type,
-        "access_id": device.access_id,
-        "otp_expires_at": device.otp_expires_at.isoformat() if device.otp_expires_at else None,
-    }
+    out = {key: values[key] for key in _CHANGE_KEYS}
+    expires = out["otp_expires_at"]
+    out["otp_expires_at"] = expires.isoformat() if expires else None
+    return out
+
+
+def _changes(device: MhealthDevice) -> dict[str, Any]:
+    return _change_view({key: getattr(device, key) for key in _CHANGE_KEYS})
 
 
 async def register_device(
@@ -261,6 +281,152 @@ async def recreate_pair(
         utcnow(),
     )
     return issued
+
+
+# ------------------------------------------------------------------ recreate, direct
+# Clinical One recreates pairs for a whole site at a time. When every rule of
+# ``_dispensed`` and ``recreate_pair`` holds, one read proves it and one unit writes the new
+# pair with its audit event; anything else (an error to name, a pair changed meanwhile, an
+# access ID drawn twice) goes through ``recreate_pair``, which names errors in Clinical
+# One's order.
+
+_LIVE_KIT = Statement(
+    select(
+        MhealthDevice.id,
+        MhealthDevice.inventory_id,
+        MhealthDevice.subject_id,
+        MhealthDevice.connection_type,
+        MhealthDevice.access_id,
+        MhealthDevice.otp_expires_at,
+        Study.mhealth_settings,
+    )
+    .join(
+        Study, and_(Study.tenant_id == MhealthDevice.tenant_id, Study.id == MhealthDevice.study_id)
+    )
+    .join(
+        Subject,
+        and_(
+            Subject.tenant_id == MhealthDevice.tenant_id,
+            Subject.study_id == MhealthDevice.study_id,
+            Subject.mode == MhealthDevice.mode,
+            Subject.id == MhealthDevice.subject_id,
+        ),
+    )
+    .join(
+        InventoryItem,
+        and_(
+            InventoryItem.tenant_id == MhealthDevice.tenant_id,
+            InventoryItem.study_id == MhealthDevice.study_id,
+            InventoryItem.mode == MhealthDevice.mode,
+            InventoryItem.id == MhealthDevice.inventory_id,
+            InventoryItem.dispensed_to == Subject.id,
+        ),
+    )
+    .join(
+        KitType,
+        and_(
+            KitType.tenant_id == InventoryItem.tenant_id,
+            KitType.study_id == InventoryItem.study_id,
+            KitType.id == InventoryItem.kit_type_id,
+        ),
+    )
+    .where(
+        MhealthDevice.tenant_id == bindparam("tenant_id"),
+        MhealthDevice.study_id == bindparam("study_id"),
+        MhealthDevice.mode == bindparam("mode"),
+        MhealthDevice.inventory_id == bindparam("inventory_id"),
+        MhealthDevice.deregistered_at.is_(None),
+        Subject.id == bindparam("subject_id"),
+        Subject.m_subject_id == bindparam("m_subject_id"),
+        or_(KitType.connection_type == DEVICE_TO_CLOUD, KitType.connection_type == CLOUD_TO_CLOUD),
+        or_(
+            KitType.connection_type != CLOUD_TO_CLOUD,
+            and_(MhealthDevice.vendor_code.is_not(None), MhealthDevice.vendor_code != ""),
+        ),
+    )
+)
+# Only the pair that was read, and only while the kit is still dispensed to the subject.
+_REPLACE_PAIR = Statement(
+    update(MhealthDevice)
+    .where(
+        MhealthDevice.id == bindparam("device"),
+        MhealthDevice.deregistered_at.is_(None),
+        MhealthDevice.access_id.is_not_distinct_from(bindparam("old_access_id")),
+        MhealthDevice.otp_expires_at.is_not_distinct_from(bindparam("old_expires_at")),
+        exists().where(
+            InventoryItem.tenant_id == MhealthDevice.tenant_id,
+            InventoryItem.study_id == MhealthDevice.study_id,
+            InventoryItem.mode == MhealthDevice.mode,
+            InventoryItem.id == MhealthDevice.inventory_id,
+            InventoryItem.dispensed_to == MhealthDevice.subject_id,
+        ),
+    )
+    .values(
+        access_id=bindparam("access_id"),
+        otp_hash=bindparam("otp_hash"),
+        otp_expires_at=bindparam("expires_at"),
+        otp_used_at=None,
+        otp_failures=0,
+    )
+)
+
+
+async def recreate_pair_direct(
+    db: Database,
+    vault: Vault,
+    actor: Actor,
+    study_id: str,
+    mode: str,
+    subject_id: str,
+    inventory_id: str,
+    m_subject_id: str,
+    ttl: timedelta,
+) -> IssuedPair | None:
+    """``recreate_pair`` when every rule holds and nothing races it; None: ask it instead."""
+    if len(study_id) > 32 or mode not in MODES:
+        return None
+    row = await db.direct.first(
+        _LIVE_KIT,
+        tenant_id=actor.tenant_id,
+        study_id=study_id,
+        mode=mode,
+        inventory_id=inventory_id[:64],
+        subject_id=subject_id[:64],
+        m_subject_id=m_subject_id,
+    )
+    if row is None or not row["mhealth_settings"]:
+        return None
+    known = {key: row[key] for key in _CHANGE_KEYS}
+    drawn = _draw(vault, ttl)
+    after = {**known, "access_id": drawn.access_id, "otp_expires_at": drawn.expires_at}
+    try:
+        await db.direct.run(
+            [
+                Step(
+                    _REPLACE_PAIR,
+                    {
+                        "device": row["id"],
+                        "old_access_id": row["access_id"],
+                        "old_expires_at": row["otp_expires_at"],
+                        "access_id": drawn.access_id,
+                        "otp_hash": drawn.otp_hash,
+                        "expires_at": drawn.expires_at,
+                    },
+                    rows=1,
+                ),
+                emit_step(
+                    actor,
+                    "recreate_access_code",
+                    "mhealth_device",
+                    row["id"],
+                    {"before": _change_view(known), "after": _change_view(after)},
+                    utcnow(),
+                ),
+            ]
+        )
+    except (UnitRefused, *INTEGRITY_ERRORS):
+        return None
+    return IssuedPair(row["id"], drawn.access_id, drawn.otp)
 
 
 async def deregister_device(

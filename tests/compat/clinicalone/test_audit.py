@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
+from fleetkey.inventory import mhealth
 from fleetkey.runtime import Runtime
+from fleetkey.tenants.context import Actor
 from tests.compat.clinicalone.support import (
+    M_SUBJECT,
+    OTHER_M_SUBJECT,
     SUBJECT,
     WATCH_1,
+    WATCH_2,
     Trial,
     all_events,
     assert_pair,
@@ -68,3 +76,70 @@ async def test_refused_actions_write_no_mhealth_event(trial: Trial, runtime: Run
     assert (await trial.deregister()).status_code == 400
     assert (await trial.recreate(mode="prod")).status_code == 404
     assert await mhealth_events(runtime, trial.caller.tenant_id) == []
+
+
+async def test_a_direct_recreate_records_what_the_unit_of_work_records(
+    trial: Trial, runtime: Runtime
+) -> None:
+    """A recreate whose rules all hold takes one read and one unit (``recreate_pair_direct``);
+    its stored pair and audit event must be those of ``recreate_pair``."""
+    first = await trial.register_watch()
+    actor = Actor(trial.caller.tenant_id, "site", request_id="r-direct")
+    ttl = timedelta(hours=runtime.settings.bootstrap_otp_ttl_hours)
+    args = (trial.study, trial.mode, SUBJECT, WATCH_1, M_SUBJECT, ttl)
+    direct = await mhealth.recreate_pair_direct(runtime.db, runtime.vault, actor, *args)
+    assert direct is not None and direct.device_id == first["id"]
+    async with runtime.db.unit_of_work() as session:
+        orm = await mhealth.recreate_pair(
+            session,
+            runtime.vault,
+            replace(actor, request_id="r-orm"),
+            *args[:3],
+            WATCH_1,
+            M_SUBJECT,
+            ttl,
+        )
+    events = [e for e in await mhealth_events(runtime, trial.caller.tenant_id)]
+    by_direct, by_orm = events[-2:]
+    assert (by_direct.action, by_direct.request_id) == ("recreate_access_code", "r-direct")
+    assert (by_orm.action, by_orm.request_id) == ("recreate_access_code", "r-orm")
+    assert by_direct.changes["before"]["access_id"] == first["accessId"]
+    assert by_direct.changes["after"]["access_id"] == direct.access_id
+    assert by_orm.changes["before"] == by_direct.changes["after"]
+    assert by_orm.changes["after"]["access_id"] == orm.access_id
+    assert set(by_direct.changes["after"]) == set(by_orm.changes["after"])
+    # The ORM's pair replaced the direct one, which works no more; the page's OTP rules hold.
+    assert (
+        await bootstrap(trial.client, {"accessId": direct.access_id, "otp": direct.otp or ""})
+    ).status_code == 401
+    row = await stored_device(runtime, first["id"])
+    assert (row.access_id, row.otp_failures, row.otp_used_at) == (orm.access_id, 0, None)
+
+
+async def test_a_recreate_that_breaks_a_rule_is_never_taken_directly(
+    trial: Trial, runtime: Runtime
+) -> None:
+    await trial.register_watch()
+    actor = Actor(trial.caller.tenant_id, "site")
+    ttl = timedelta(hours=1)
+    db, vault = runtime.db, runtime.vault
+    # Another subject's mSubjectId, a kit not registered, an unknown mode: the unit of
+    # work names each error.
+    for subject, item, m_subject, mode in (
+        (SUBJECT, WATCH_1, OTHER_M_SUBJECT, trial.mode),
+        (SUBJECT, WATCH_2, M_SUBJECT, trial.mode),
+        (SUBJECT, WATCH_1, M_SUBJECT, "nonsense"),
+    ):
+        assert (
+            await mhealth.recreate_pair_direct(
+                db, vault, actor, trial.study, mode, subject, item, m_subject, ttl
+            )
+            is None
+        )
+    assert (await trial.deregister()).status_code == 200
+    assert (
+        await mhealth.recreate_pair_direct(
+            db, vault, actor, trial.study, trial.mode, SUBJECT, WATCH_1, M_SUBJECT, ttl
+        )
+        is None
+    )

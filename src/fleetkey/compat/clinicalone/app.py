@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
-from fleetkey.api.auth import actor_for, bearer_token
+from fleetkey.api.auth import actor_with_id, bearer_value, request_id_of
+from fleetkey.api.hot import HotPattern, HotRequest, HotResponse, HotRoute, routed
 from fleetkey.errors import DomainError
 from fleetkey.inventory import mhealth
 from fleetkey.runtime import Runtime
@@ -47,7 +50,7 @@ CODES: dict[str, str] = {
 MAX_BODY = 100_000
 
 
-def ors(result: Any, status: int = 200, error: tuple[str, str] | None = None) -> JSONResponse:
+def ors(result: Any, status: int = 200, error: tuple[str, str] | None = None) -> HotResponse:
     body = {
         "status": "Success" if error is None else "Failure",
         "version": 1,
@@ -56,7 +59,11 @@ def ors(result: Any, status: int = 200, error: tuple[str, str] | None = None) ->
         if error is None
         else {"errorCode": error[0], "errorMessage": error[1], "details": None},
     }
-    return JSONResponse(body, status_code=status)
+    return HotResponse.json(status, body)
+
+
+def _internal_error(_: HotRequest) -> HotResponse:
+    return ors(None, 500, ("C1-500", "Internal server error"))
 
 
 def _bad_request(message: str) -> DomainError:
@@ -73,44 +80,118 @@ def _text(data: dict[str, Any], key: str, max_len: int) -> str | None:
 
 
 Handler = Callable[[AsyncSession, Actor], Awaitable[Any]]
+# Tried before the unit of work; None: the unit of work answers.
+Shortcut = Callable[[Actor], Awaitable[Any]]
+
+
+def _refused(exc: DomainError) -> HotResponse:
+    code = CODES.get(exc.code, "C1-REQ-400")
+    status = exc.status if exc.status in (400, 404, 500) else 400
+    return ors(None, status, (code, exc.message))
+
+
+async def _run(
+    rt: Runtime,
+    authorization: str,
+    request_id: str,
+    handler: Handler,
+    shortcut: Shortcut | None = None,
+) -> HotResponse:
+    principal = await rt.principal(bearer_value(authorization))
+    if principal is None:
+        return ors(None, 401, ("C1-AUTH-401", "Unauthorized: a valid bearer token is required"))
+    if not scopes.allows(principal.scopes, scopes.DEVICE_ACTIONS):
+        return ors(
+            None,
+            403,
+            ("C1-AUTH-403", "Forbidden: the user does not have the DeviceActionsPost right"),
+        )
+    actor = actor_with_id(principal, request_id)
+    try:
+        result = await shortcut(actor) if shortcut is not None else None
+        if result is None:
+            async with rt.db.unit_of_work() as session:
+                result = await handler(session, actor)
+    except DomainError as exc:
+        return _refused(exc)
+    return ors(result)
+
+
+def _pair_view(pair: mhealth.IssuedPair) -> dict[str, Any]:
+    return {"accessId": pair.access_id, "id": pair.device_id, "otp": pair.otp}
+
+
+PREFIX = "/ec-ors-svc/rest/v1.0"
+_RECREATE_PATH = re.compile(
+    re.escape(PREFIX) + r"/studies/([^/]+)/([^/]+)/subjects/([^/]+)/devices/([^/]+)/access-code"
+)
+
+
+def _m_subject_of(query: bytes) -> str:
+    # The last value wins, as with Starlette's query parameters.
+    values = [v for k, v in parse_qsl(query.decode("latin-1")) if k == "mSubjectId"]
+    value = values[-1] if values else ""
+    if not value or len(value) > 64:
+        raise DomainError("device.invalid_subject", "Invalid subject ID", 400)
+    return value
+
+
+async def answer_recreate(rt: Runtime, request: HotRequest) -> HotResponse:
+    """``PUT .../devices/{inventoryId}/access-code``: a new pair for a registered kit. A hot
+    path: a site re-pairs its kits in bulk."""
+    match = _RECREATE_PATH.fullmatch(request.path)
+    assert match is not None  # the route matched it
+    study_id, mode, subject_id, inventory_id = match.groups()
+    ttl = timedelta(hours=rt.settings.bootstrap_otp_ttl_hours)
+    early: DomainError | None = None
+    try:
+        m_subject = _m_subject_of(request.query)
+    except DomainError as exc:
+        m_subject, early = "", exc
+
+    async def shortcut(actor: Actor) -> Any:
+        if early is not None:
+            return None  # the unit of work names the error in Clinical One's order
+        pair = await mhealth.recreate_pair_direct(
+            rt.db, rt.vault, actor, study_id, mode, subject_id, inventory_id, m_subject, ttl
+        )
+        return None if pair is None else _pair_view(pair)
+
+    async def handle(session: AsyncSession, actor: Actor) -> Any:
+        if early is not None:
+            raise early
+        pair = await mhealth.recreate_pair(
+            session, rt.vault, actor, study_id, mode, subject_id, inventory_id, m_subject, ttl
+        )
+        return _pair_view(pair)
+
+    return await _run(rt, request.header(b"authorization"), request.request_id, handle, shortcut)
+
+
+RECREATE = HotRoute(answer_recreate, _internal_error)
+HOT_PATTERNS = (HotPattern("PUT", PREFIX + "/studies/", _RECREATE_PATH, RECREATE),)
 
 
 def create_clinicalone_app(rt: Runtime) -> FastAPI:
     app = FastAPI(title="fleetkey Clinical One device actions", openapi_url=None, docs_url=None)
     ttl = timedelta(hours=rt.settings.bootstrap_otp_ttl_hours)
 
-    async def run(request: Request, handler: Handler) -> JSONResponse:
-        principal = await rt.principal(bearer_token(request))
-        if principal is None:
-            return ors(None, 401, ("C1-AUTH-401", "Unauthorized: a valid bearer token is required"))
-        if not scopes.allows(principal.scopes, scopes.DEVICE_ACTIONS):
-            return ors(
-                None,
-                403,
-                ("C1-AUTH-403", "Forbidden: the user does not have the DeviceActionsPost right"),
-            )
-        actor = actor_for(principal, request)
+    async def run(request: Request, handler: Handler) -> Response:
         try:
-            async with rt.db.unit_of_work() as session:
-                result = await handler(session, actor)
-        except DomainError as exc:
-            code = CODES.get(exc.code, "C1-REQ-400")
-            status = exc.status if exc.status in (400, 404, 500) else 400
-            return ors(None, status, (code, exc.message))
+            answer = await _run(
+                rt, request.headers.get("authorization", ""), request_id_of(request), handler
+            )
         except Exception:
             log.exception("Clinical One request failed")
-            return ors(None, 500, ("C1-500", "Internal server error"))
-        return ors(result)
+            answer = _internal_error(await HotRequest.from_request(request))
+        return answer.to_starlette()
 
     base = "/studies/{study_id}/{mode}/subjects/{subject_id}"
-
-    def pair_view(pair: mhealth.IssuedPair) -> dict[str, Any]:
-        return {"accessId": pair.access_id, "id": pair.device_id, "otp": pair.otp}
 
     @app.post(base + "/register-device")
     async def register_device(
         request: Request, study_id: str, mode: str, subject_id: str
-    ) -> JSONResponse:
+    ) -> Response:
         raw = await request.body()
 
         async def handle(session: AsyncSession, actor: Actor) -> Any:
@@ -138,34 +219,19 @@ def create_clinicalone_app(rt: Runtime) -> FastAPI:
                 _text(data, "vendorCode", 100),
                 ttl,
             )
-            return pair_view(pair)
+            return _pair_view(pair)
 
         return await run(request, handle)
 
     @app.put(base + "/devices/{inventory_id}/access-code")
-    async def recreate_access_code(
-        request: Request, study_id: str, mode: str, subject_id: str, inventory_id: str
-    ) -> JSONResponse:
-        async def handle(session: AsyncSession, actor: Actor) -> Any:
-            pair = await mhealth.recreate_pair(
-                session,
-                rt.vault,
-                actor,
-                study_id,
-                mode,
-                subject_id,
-                inventory_id,
-                _m_subject(request),
-                ttl,
-            )
-            return pair_view(pair)
-
-        return await run(request, handle)
+    async def recreate_access_code(request: Request) -> Response:
+        # Answered ahead of routing (RECREATE); routed here only from inside this app.
+        return await routed(rt, RECREATE, request)
 
     @app.delete(base + "/devices/{inventory_id}")
     async def deregister_device(
         request: Request, study_id: str, mode: str, subject_id: str, inventory_id: str
-    ) -> JSONResponse:
+    ) -> Response:
         async def handle(session: AsyncSession, actor: Actor) -> Any:
             await mhealth.deregister_device(
                 session, actor, study_id, mode, subject_id, inventory_id, _m_subject(request)
@@ -178,7 +244,4 @@ def create_clinicalone_app(rt: Runtime) -> FastAPI:
 
 
 def _m_subject(request: Request) -> str:
-    value = request.query_params.get("mSubjectId")
-    if not value or len(value) > 64:
-        raise DomainError("device.invalid_subject", "Invalid subject ID", 400)
-    return value
+    return _m_subject_of(request.scope.get("query_string", b""))
