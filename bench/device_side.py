@@ -298,11 +298,21 @@ class Clinical:
 async def seed_clinical(store: Store, count: int) -> Clinical:
     """A study with mHealth settings, one device-to-cloud kit type, and ``count`` subjects
     each with one kit dispensed and registered (Clinical One allows one device-to-cloud kit
-    per subject), in units of work of 500 like the other seeds."""
+    per subject).
+
+    The first kit goes through the services (subject, inventory, dispensing, registration
+    with its pair); the rest are rows like it written in bulk, each pair drawn and hashed
+    as ``mhealth`` draws it: through the services a kit costs some 40 ms here, and the
+    bootstrap and recreate read only these rows.
+    """
     from datetime import timedelta
 
+    from sqlalchemy import insert
+
+    from fleetkey.clock import utcnow
     from fleetkey.inventory import mhealth
     from fleetkey.inventory import service as inventory
+    from fleetkey.inventory.models import InventoryItem, MhealthDevice, Subject
     from fleetkey.tenants import scopes
     from fleetkey.tenants import service as tenants
     from fleetkey.tenants.context import Actor
@@ -319,35 +329,73 @@ async def seed_clinical(store: Store, count: int) -> Clinical:
         await inventory.create_study(session, actor, STUDY, "bench study", settings)
         await inventory.create_kit_type(session, actor, STUDY, KIT, "watch", "device_to_cloud")
     out = Clinical(actions.token, [], [])
-    batch = 500
-    for start in range(0, count, batch):
+
+    def names(i: int) -> tuple[str, str, str]:
+        return f"S{i:07d}", f"K{i:07d}", f"M{i:07d}"
+
+    def remember(i: int, access_id: str, otp: str) -> None:
+        subject, item, m_subject = names(i)
+        out.pairs.append((access_id, otp))
+        out.paths.append(
+            f"{ORS}/studies/{STUDY}/{MODE}/subjects/{subject}/devices/{item}"
+            f"/access-code?mSubjectId={m_subject}"
+        )
+
+    subject, item, m_subject = names(0)
+    async with runtime.db.unit_of_work() as session:
+        await inventory.create_subject(session, actor, STUDY, MODE, subject, "site-0", m_subject)
+        await inventory.create_inventory_item(session, actor, STUDY, MODE, item, KIT)
+        await inventory.dispense(session, actor, STUDY, MODE, subject, item)
+        pair = await mhealth.register_device(
+            session,
+            runtime.vault,
+            actor,
+            STUDY,
+            MODE,
+            subject,
+            item,
+            m_subject,
+            "site-0",
+            None,
+            ttl,
+        )
+        assert pair.access_id and pair.otp
+        remember(0, pair.access_id, pair.otp)
+    taken = {pair.access_id}
+    batch = 2000
+    for start in range(1, count, batch):
+        now = utcnow()
+        subjects, items, devices = [], [], []
+        for i in range(start, min(count, start + batch)):
+            subject, item, m_subject = names(i)
+            drawn = mhealth.draw_pair(runtime.vault, ttl)
+            while drawn.access_id in taken:  # access IDs are unique among live pairs
+                drawn = mhealth.draw_pair(runtime.vault, ttl)
+            taken.add(drawn.access_id)
+            key = {"tenant_id": tenant.id, "study_id": STUDY, "mode": MODE}
+            subjects.append(
+                key
+                | {"id": subject, "subject_number": f"site-{i}", "m_subject_id": m_subject}
+                | {"created_at": now}
+            )
+            items.append(
+                key
+                | {"id": item, "kit_type_id": KIT, "dispensed_to": subject}
+                | {"dispensed_at": now}
+            )
+            devices.append(
+                key
+                | {"id": uuid.uuid4().hex.upper(), "subject_id": subject, "m_subject_id": m_subject}
+                | {"inventory_id": item, "connection_type": "device_to_cloud"}
+                | {"subject_number": f"site-{i}", "registered_at": now, "otp_failures": 0}
+                | {"access_id": drawn.access_id, "otp_hash": drawn.otp_hash}
+                | {"otp_expires_at": drawn.expires_at}
+            )
+            remember(i, drawn.access_id, drawn.otp)
         async with runtime.db.unit_of_work() as session:
-            for i in range(start, min(count, start + batch)):
-                subject, item, m_subject = f"S{i:07d}", f"K{i:07d}", f"M{i:07d}"
-                await inventory.create_subject(
-                    session, actor, STUDY, MODE, subject, f"site-{i}", m_subject
-                )
-                await inventory.create_inventory_item(session, actor, STUDY, MODE, item, KIT)
-                await inventory.dispense(session, actor, STUDY, MODE, subject, item)
-                pair = await mhealth.register_device(
-                    session,
-                    runtime.vault,
-                    actor,
-                    STUDY,
-                    MODE,
-                    subject,
-                    item,
-                    m_subject,
-                    f"site-{i}",
-                    None,
-                    ttl,
-                )
-                assert pair.access_id and pair.otp
-                out.pairs.append((pair.access_id, pair.otp))
-                out.paths.append(
-                    f"{ORS}/studies/{STUDY}/{MODE}/subjects/{subject}/devices/{item}"
-                    f"/access-code?mSubjectId={m_subject}"
-                )
+            await session.execute(insert(Subject), subjects)
+            await session.execute(insert(InventoryItem), items)
+            await session.execute(insert(MhealthDevice), devices)
     await runtime.db.dispose()
     return out
 

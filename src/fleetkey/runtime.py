@@ -49,4 +49,4 @@ class Runtime:
     async def principal(self, token: str | None) -> Principal | None:
         if not token:
             return None
-        return await self.tokens.verify(lambda: self.db.unit_of_work(write=False), token)
+        return await self.tokens.verify(self.db, token)

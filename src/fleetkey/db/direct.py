@@ -357,6 +357,7 @@ class DirectStore:
         self._listen_failed_at = float("-inf")
         self._connecting = False
         self._notified = 0
+        self._turn_version: int | None = None
 
     # ------------------------------------------------------------------ SQLite
 
@@ -433,14 +434,21 @@ class DirectStore:
         """A value that changes whenever the tables behind cached answers may have changed.
 
         SQLite: ``PRAGMA data_version``, which moves on every commit by any other
-        connection (a few microseconds). PostgreSQL: the count of ``fleetkey_changes``
+        connection, read once per turn of the event loop, plus this process's own commits.
+        PostgreSQL: the count of ``fleetkey_changes``
         notifications this process received (migration 0006 sends one when a transaction
         that changed those tables commits) plus this process's own commits, which count at
         once. None while the listener is not connected: then nothing may be cached.
         """
         if self._sqlite:
-            row = self._sqlite_reader().execute("PRAGMA data_version").fetchone()
-            return int(row[0])
+            if self._turn_version is None:
+                # Read once per turn of the event loop (it touches the WAL's shared memory,
+                # a cost at connection rate): a commit by another process is seen from the
+                # next turn on; this process's own commits count at once.
+                row = self._sqlite_reader().execute("PRAGMA data_version").fetchone()
+                self._turn_version = int(row[0])
+                asyncio.get_running_loop().call_soon(self._next_turn)
+            return (self._turn_version, _LOCAL_COMMITS[0])
         if not await self._listening():
             return None
         return (self._notified, _LOCAL_COMMITS[0])
@@ -469,6 +477,9 @@ class DirectStore:
         self._listener = conn
         self._notified += 1  # whatever was read before listening is not trusted
         return True
+
+    def _next_turn(self) -> None:
+        self._turn_version = None
 
     def _on_change(self, *_: Any) -> None:
         self._notified += 1

@@ -121,16 +121,17 @@ class IssuedPair:
 
 
 @dataclass(frozen=True)
-class _Drawn:
+class DrawnPair:
     access_id: str
     otp: str
     otp_hash: str
     expires_at: datetime
 
 
-def _draw(vault: Vault, ttl: timedelta) -> _Drawn:
+def draw_pair(vault: Vault, ttl: timedelta) -> DrawnPair:
+    """A fresh access ID and OTP (shown once), the OTP's keyed hash and its expiry."""
     access_id, otp = _random(ACCESS_ID_LENGTH), _random(OTP_LENGTH)
-    return _Drawn(access_id, otp, vault.keyed_hash(f"otp:{access_id}:{otp}"), utcnow() + ttl)
+    return DrawnPair(access_id, otp, vault.keyed_hash(f"otp:{access_id}:{otp}"), utcnow() + ttl)
 
 
 async def _new_pair(
@@ -138,7 +139,7 @@ async def _new_pair(
 ) -> IssuedPair:
     """Replace the device's pair in place (so the old one stops working in the same write)."""
     for _ in range(10):
-        drawn = _draw(vault, ttl)
+        drawn = draw_pair(vault, ttl)
         try:
             async with session.begin_nested():
                 device.access_id = drawn.access_id
@@ -397,7 +398,7 @@ async def recreate_pair_direct(
     if row is None or not row["mhealth_settings"]:
         return None
     known = {key: row[key] for key in _CHANGE_KEYS}
-    drawn = _draw(vault, ttl)
+    drawn = draw_pair(vault, ttl)
     after = {**known, "access_id": drawn.access_id, "otp_expires_at": drawn.expires_at}
     try:
         await db.direct.run(

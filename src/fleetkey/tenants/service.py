@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetkey.clock import utcnow
 from fleetkey.credentials.vault import Vault
+from fleetkey.db.direct import Statement
+from fleetkey.db.session import Database
 from fleetkey.errors import DomainError, not_found
 from fleetkey.providers import catalog
 from fleetkey.tenants import repository as repo
@@ -19,8 +21,6 @@ from fleetkey.tenants import scopes as scope_rules
 from fleetkey.tenants.models import ApiToken, Tenant
 
 TOKEN_PREFIX = "fk_"
-
-SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 async def create_tenant(session: AsyncSession, name: str) -> Tenant:
@@ -79,11 +79,21 @@ class Principal:
     scopes: frozenset[str]
 
 
+# The token's row by its keyed hash: one indexed read on the driver (db/direct.py).
+_BY_HASH = Statement(
+    select(
+        ApiToken.id, ApiToken.tenant_id, ApiToken.name, ApiToken.scopes, ApiToken.revoked_at
+    ).where(ApiToken.token_hash == bindparam("digest"))
+)
+
+
 class TokenVerifier:
     """Token -> principal, with a short per-process cache.
 
     The cache keeps a hot credential check to one dictionary lookup. A revoked token stays
     usable on another node for at most ``ttl`` seconds (documented in docs/security.md).
+    When an entry expires under load, one read refreshes it and every request for the same
+    token meanwhile waits for that read, rather than each reading the store again.
     """
 
     def __init__(self, vault: Vault, ttl: float, max_entries: int = 10_000) -> None:
@@ -91,23 +101,46 @@ class TokenVerifier:
         self._ttl = ttl
         self._max = max_entries
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._reading: dict[str, asyncio.Future[Principal | None]] = {}
 
-    async def verify(self, session_factory: SessionFactory, token: str) -> Principal | None:
+    async def verify(self, db: Database, token: str) -> Principal | None:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 256:
             return None
         digest = self._vault.keyed_hash(token)
-        now = time.monotonic()
         hit = self._cache.get(digest)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        async with session_factory() as session:
-            record = await repo.token_by_hash(session, digest)
+        while (reading := self._reading.get(digest)) is not None:
+            try:
+                return await asyncio.shield(reading)
+            except asyncio.CancelledError:
+                if not reading.cancelled():
+                    raise  # this request was cancelled
+                # The reading request went away (a client disconnect): read here instead.
+        reading = self._reading[digest] = asyncio.get_running_loop().create_future()
+        try:
+            principal = await self._read(db, digest)
+        except asyncio.CancelledError:
+            reading.cancel()
+            raise
+        except BaseException as exc:
+            reading.set_exception(exc)
+            reading.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        finally:
+            del self._reading[digest]
+        reading.set_result(principal)
+        return principal
+
+    async def _read(self, db: Database, digest: str) -> Principal | None:
+        read_at = time.monotonic()  # before the read: an entry never outlives its ttl
+        row = await db.direct.first(_BY_HASH, digest=digest)
         principal = None
-        if record is not None and record.revoked_at is None:
+        if row is not None and row["revoked_at"] is None:
             principal = Principal(
-                record.id, record.tenant_id, record.name, scope_rules.expand(record.scopes)
+                row["id"], row["tenant_id"], row["name"], scope_rules.expand(row["scopes"])
             )
         if len(self._cache) >= self._max:
             self._cache.clear()
-        self._cache[digest] = (now + self._ttl, principal)
+        self._cache[digest] = (read_at + self._ttl, principal)
         return principal
