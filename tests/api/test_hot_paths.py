@@ -8,6 +8,7 @@ failure answers in the surface's own envelope.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from fleetkey.api.hot import HotResponse
 from fleetkey.app import create_app
 from fleetkey.compat.mosip import envelope
 from fleetkey.runtime import Runtime
@@ -152,3 +154,12 @@ async def test_an_unexpected_failure_answers_in_the_surfaces_envelope(
     # Logged with the path, never with the caller's token.
     assert "unexpected error on POST /api/v1/auth/device" in caplog.text
     assert "fk_secret-token-value" not in caplog.text
+
+
+def test_an_echoed_lone_surrogate_is_answered_as_a_json_escape() -> None:
+    """A client's unpaired surrogate (MOSIP echoes the request's id) cannot be UTF-8: the
+    answer carries it as ``\\ud800`` rather than failing with a 500."""
+    response = HotResponse.json(200, {"id": "a\ud800", "name": "é"})
+    assert response.body == b'{"id":"a\\ud800","name":"\\u00e9"}'
+    assert json.loads(response.body) == {"id": "a\ud800", "name": "é"}
+    assert HotResponse.json(200, {"name": "é"}).body == '{"name":"é"}'.encode()

@@ -74,7 +74,13 @@ class HotResponse:
     ) -> HotResponse:
         # The same spelling as Starlette's JSONResponse.
         body = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return cls(status, body.encode(), headers)
+        try:
+            return cls(status, body.encode(), headers)
+        except UnicodeEncodeError:
+            # A lone surrogate a client sent and the answer echoes (MOSIP echoes the request's
+            # id and version): valid JSON only as an escape.
+            body = json.dumps(payload, allow_nan=False, separators=(",", ":"))
+            return cls(status, body.encode(), headers)
 
     def to_starlette(self) -> Response:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.headers}

@@ -397,8 +397,12 @@ def _verify_columns() -> Select[*tuple[Any, ...]]:
 
 
 # Verification runs at login rate: single statements straight on the driver (db/direct.py).
-_VERIFY_BY_ID = Statement(_verify_columns().where(AuthDevice.id == bindparam("id")))
-_VERIFY_BY_UID = Statement(_verify_columns().where(AuthDevice.uid == bindparam("uid")))
+_VERIFY_BY_ID = Statement(
+    _verify_columns().where(AuthDevice.id == bindparam("id")), batch_on=("id", AuthDevice.id)
+)
+_VERIFY_BY_UID = Statement(
+    _verify_columns().where(AuthDevice.uid == bindparam("uid")), batch_on=("uid", AuthDevice.uid)
+)
 # The guard on the counter read means of two concurrent uses exactly one succeeds.
 _USE_STEP = Statement(
     update(AuthDevice)

@@ -33,15 +33,16 @@ import logging
 import sqlite3
 from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import ARRAY, any_, bindparam, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import ORMExecuteState, Session
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, visitors
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter
 
 Processor = Callable[[Any], Any] | None
 log = logging.getLogger("fleetkey.db")
@@ -120,13 +121,44 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> Compiled:
     )
 
 
+BATCH_KEY = "batch_key"
+
+
+def _batched(statement: ClauseElement, param: str, column: Any) -> ClauseElement:
+    """``statement`` for many values of ``param`` at once: ``column = :param`` becomes
+    ``column = ANY(:param)``, and the row says which value it answers (``BATCH_KEY``)."""
+
+    def replace(element: Any, **_: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key == param:
+            return any_(bindparam(param, type_=ARRAY(element.type)))
+        return None
+
+    swapped = visitors.replacement_traverse(statement, {}, replace)
+    return swapped.add_columns(column.label(BATCH_KEY))  # type: ignore[attr-defined]
+
+
 class Statement:
     """A Core statement, compiled on first use for the dialect it runs on. ``statement`` may
-    also be a function of the dialect's name, for the rare statement that differs."""
+    also be a function of the dialect's name, for the rare statement that differs.
 
-    def __init__(self, statement: ClauseElement | Callable[[str], ClauseElement]) -> None:
+    ``batch_on=(param, column)``, for a SELECT where ``column = :param`` finds at most one
+    row: on PostgreSQL, reads of one turn of the event loop that differ only in ``param``
+    go to the server as one statement (a round trip there costs ~100 µs, a row ~9 µs).
+    """
+
+    def __init__(
+        self,
+        statement: ClauseElement | Callable[[str], ClauseElement],
+        batch_on: tuple[str, Any] | None = None,
+    ) -> None:
         self.statement = statement
         self._compiled: dict[str, Compiled] = {}
+        self.batch_param: str | None = None
+        self.batched: Statement | None = None
+        if batch_on is not None:
+            assert isinstance(statement, ClauseElement)
+            self.batch_param = batch_on[0]
+            self.batched = Statement(_batched(statement, *batch_on))
 
     def compiled(self, dialect: Dialect) -> Compiled:
         hit = self._compiled.get(dialect.name)
@@ -319,6 +351,24 @@ def _deliver(batch: list[Pending], outcomes: list[Outcome]) -> None:
             done.set_result(outcome)
 
 
+@dataclass
+class _ReadGroup:
+    """Reads of one statement in one turn that differ only in the batched parameter."""
+
+    statement: Statement
+    params: dict[str, Any]
+    waiting: dict[Any, list[asyncio.Future[dict[str, Any] | None]]] = field(default_factory=dict)
+
+    def deliver(self, key: Any, outcome: dict[str, Any] | None | BaseException) -> None:
+        for done in self.waiting[key]:
+            if done.done():  # the caller went away
+                continue
+            if isinstance(outcome, BaseException):
+                done.set_exception(outcome)
+            else:
+                done.set_result(outcome)
+
+
 class _SingleStatements(asyncpg.Connection):
     """Nothing here changes session state (single statements; no SET, LISTEN or locks), so
     handing a connection back to the pool needs no reset query: one round trip less."""
@@ -347,6 +397,7 @@ class DirectStore:
         self._writer: sqlite3.Connection | None = None
         self._eager: sqlite3.Connection | None = None
         self._pending: list[Pending] = []
+        self._reads: dict[tuple[int, tuple[tuple[str, Any], ...]], _ReadGroup] = {}
         self._pg_committing = False
         self._write_thread: ThreadPoolExecutor | None = None
         self._caches: dict[str, UnchangedCache] = {}
@@ -414,6 +465,8 @@ class DirectStore:
 
     async def first(self, statement: Statement, **params: Any) -> dict[str, Any] | None:
         """The first row of a SELECT, by column key, or None."""
+        if statement.batch_param is not None and not self._sqlite:
+            return await self._batched_first(statement, params)
         c = statement.compiled(self._dialect)
         args = _args(c, params)
         if self._sqlite:
@@ -422,6 +475,54 @@ class DirectStore:
             pool = await self._pg()
             values = await pool.fetchrow(c.sql, *args)
         return None if values is None else _row(c, values)
+
+    async def _batched_first(
+        self, statement: Statement, params: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        param = statement.batch_param
+        assert param is not None
+        others = tuple(sorted((k, v) for k, v in params.items() if k != param))
+        group = self._reads.get((id(statement), others))
+        if group is None:
+            group = self._reads[(id(statement), others)] = _ReadGroup(statement, dict(others))
+            if len(self._reads) == 1:
+                asyncio.get_running_loop().call_soon(self._flush_reads)
+        done: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        group.waiting.setdefault(params[param], []).append(done)
+        return await done
+
+    def _flush_reads(self) -> None:
+        groups, self._reads = self._reads, {}
+        for group in groups.values():
+            asyncio.ensure_future(self._read_group(group))
+
+    async def _read_group(self, group: _ReadGroup) -> None:
+        statement, keys = group.statement, list(group.waiting)
+        param = statement.batch_param
+        assert param is not None and statement.batched is not None
+        try:
+            pool = await self._pg()
+            if len(keys) == 1:
+                c = statement.compiled(self._dialect)
+                found = await pool.fetchrow(c.sql, *_args(c, {**group.params, param: keys[0]}))
+                rows = {keys[0]: None if found is None else _row(c, found)}
+            else:
+                c = statement.batched.compiled(self._dialect)
+                rows = {}
+                for record in await pool.fetch(c.sql, *_args(c, {**group.params, param: keys})):
+                    row = _row(c, record)
+                    rows.setdefault(row.pop(BATCH_KEY), row)
+        except Exception as exc:
+            if len(keys) == 1:
+                group.deliver(keys[0], exc)
+                return
+            # One value the server refused fails the statement: each on its own, then.
+            for key in keys:
+                single = _ReadGroup(statement, group.params, {key: group.waiting[key]})
+                asyncio.ensure_future(self._read_group(single))
+            return
+        for key in keys:
+            group.deliver(key, rows.get(key))
 
     def cache(self, name: str) -> UnchangedCache:
         """The process's ``UnchangedCache`` called ``name`` (made on first use)."""

@@ -128,7 +128,7 @@ def _live_validation_statement() -> Any:
     )
 
 
-_LIVE_VALIDATION = Statement(_live_validation_statement())
+_LIVE_VALIDATION = Statement(_live_validation_statement(), batch_on=("code", RegisteredDevice.code))
 
 
 async def live_validation_row(

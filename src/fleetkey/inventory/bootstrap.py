@@ -135,7 +135,8 @@ _PAIR = Statement(
             KitType.id == InventoryItem.kit_type_id,
         ),
     )
-    .where(MhealthDevice.access_id == bindparam("access_id"))
+    .where(MhealthDevice.access_id == bindparam("access_id")),
+    batch_on=("access_id", MhealthDevice.access_id),
 )
 _DEVICE_COLUMNS = tuple(c.key for c in MhealthDevice.__table__.columns)
 _CLAIM = Statement(mhealth.claim_statement())

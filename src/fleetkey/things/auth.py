@@ -87,7 +87,10 @@ def _subject_columns(owner: Any) -> Select[*tuple[Any, ...]]:
 
 # The checks below run once per connection attempt: one statement each, straight on the
 # driver (db/direct.py).
-_BY_DEVICE_USER = Statement(_subject_columns(Device).where(Device.user_name == bindparam("user")))
+_BY_DEVICE_USER = Statement(
+    _subject_columns(Device).where(Device.user_name == bindparam("user")),
+    batch_on=("user", Device.user_name),
+)
 _BY_PRODUCT_USER = Statement(
     _subject_columns(Product)
     .join(Product, Product.id == Device.product_id)
