@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from sqlalchemy import bindparam, insert, select, update
@@ -295,3 +296,50 @@ _SET = Statement(
     .where(AuthFailures.tenant_id == bindparam("tenant_id"), AuthFailures.subject == bindparam("s"))
     .values(failures=bindparam("n"))
 )
+
+
+_SET_IF = Statement(
+    update(AuthFailures)
+    .where(
+        AuthFailures.tenant_id == bindparam("tenant_id"),
+        AuthFailures.subject == bindparam("s"),
+        AuthFailures.failures == bindparam("seen"),
+    )
+    .values(failures=bindparam("n", type_=AuthFailures.failures.type)),
+    batch_on=("s", AuthFailures.subject),
+)
+
+
+async def test_updates_of_one_turn_have_the_outcomes_of_updates_in_turn(
+    runtime: Runtime,
+) -> None:
+    """On PostgreSQL these run as one UPDATE ... FROM unnest(...); a second update of the
+    same row runs after it, so every outcome is what one-by-one updates would give."""
+    tenant_id = await _tenant_with_failures(runtime, "direct-batched-updates", 3)
+    direct = runtime.db.direct
+
+    def set_if(s: str, seen: int, n: int) -> Any:
+        return direct.execute(_SET_IF, tenant_id=tenant_id, s=s, seen=seen, n=n)
+
+    guarded = [Step(_SET_IF, {"tenant_id": tenant_id, "s": "device:2", "seen": 0, "n": 2}, rows=1)]
+    missing = [Step(_SET_IF, {"tenant_id": tenant_id, "s": "device:9", "seen": 0, "n": 1}, rows=1)]
+    outcomes = await asyncio.gather(
+        set_if("device:0", 0, 5),
+        set_if("device:0", 0, 6),  # the row moved on: no longer at 0
+        set_if("device:0", 5, 7),  # after the first: at 5
+        set_if("device:1", 3, 9),  # never at 3
+        direct.run(guarded),
+        direct.run(missing),
+        return_exceptions=True,
+    )
+    assert outcomes[:4] == [1, 0, 1, 0]
+    assert isinstance(outcomes[4], Done) and outcomes[4].rows == [1]
+    assert isinstance(outcomes[5], UnitRefused) and outcomes[5].step == 0
+    async with runtime.db.unit_of_work(write=False) as session:
+        counts = {
+            row.subject: row.failures
+            for row in await session.scalars(
+                select(AuthFailures).where(AuthFailures.tenant_id == tenant_id)
+            )
+        }
+    assert counts == {"device:0": 7, "device:1": 0, "device:2": 2}

@@ -411,7 +411,8 @@ _USE_STEP = Statement(
         AuthDevice.otp_counter == bindparam("seen"),
         AuthDevice.device_status == ACTIVE,
     )
-    .values(otp_counter=bindparam("counter"), failures=0)
+    .values(otp_counter=bindparam("counter", type_=AuthDevice.otp_counter.type), failures=0),
+    batch_on=("id", AuthDevice.id),
 )
 _COUNT_FAILURE = Statement(
     update(AuthDevice)
