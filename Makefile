@@ -42,7 +42,7 @@ lint: dev
 
 bench: dev
 	$(BIN)/python -m bench.run
-	$(BIN)/python -m bench.device_side --argon2 --bootstrap-pairs 3000 --privacyidea-tokens 400
+	$(BIN)/python -m bench.device_side --argon2 --bootstrap-pairs 20000 --privacyidea-tokens 400
 
 clean:
 	rm -rf $(VENV) .fleetkey .pytest_cache .mypy_cache .ruff_cache

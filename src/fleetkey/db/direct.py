@@ -599,9 +599,13 @@ class DirectStore:
                 self._turn_version = int(row[0])
                 asyncio.get_running_loop().call_soon(self._next_turn)
             return (self._turn_version, _LOCAL_COMMITS[0])
-        if not await self._listening():
-            return None
-        return (self._notified, _LOCAL_COMMITS[0])
+        listener = self._listener
+        listening = (
+            listener is not None
+            and self._listener_loop is asyncio.get_running_loop()
+            and not listener.is_closed()
+        ) or await self._listening()
+        return (self._notified, _LOCAL_COMMITS[0]) if listening else None
 
     async def _listening(self) -> bool:
         loop = asyncio.get_running_loop()
