@@ -1,4 +1,4 @@
-"""Single statements for the hot paths, straight on the database driver.
+"""Statements for the hot paths, straight on the database driver.
 
 A unit of work through the ORM costs about half a millisecond of Python per request
 (session, transaction, aiosqlite's thread hop), many times what the device-side calls
@@ -14,9 +14,11 @@ types (so a ``UTCDateTime`` reads back as an aware datetime on both stores).
   process) needs in order to finish.
 - PostgreSQL: an asyncpg pool per process; asyncpg prepares each statement once per
   connection. One commit is in flight per process; writes asked for meanwhile go into the
-  next one together (group commit), since each commit costs a WAL flush.
+  next one together (group commit), since each commit costs a WAL flush. A round trip
+  costs far more than a row, so statements declared with ``batch_on`` go many at once
+  (see ``Statement``).
 
-Each read is its own statement. A write is a *unit*: one statement, or a few that stand or
+Each read is one statement. A write is a *unit*: one statement, or a few that stand or
 fall together (``run``: a device with its history and audit rows), where a step may use a
 value an earlier step returned and may insist on touching exactly so many rows (a claim).
 Units asked for in the same turn of the event loop share one commit, each keeping its own

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,27 +114,9 @@ _PAIR = Statement(
         KitType.id.label("kit_id"),
         KitType.name.label("kit_name"),
     )
-    .join(
-        Study,
-        and_(Study.tenant_id == MhealthDevice.tenant_id, Study.id == MhealthDevice.study_id),
-    )
-    .join(
-        InventoryItem,
-        and_(
-            InventoryItem.tenant_id == MhealthDevice.tenant_id,
-            InventoryItem.study_id == MhealthDevice.study_id,
-            InventoryItem.mode == MhealthDevice.mode,
-            InventoryItem.id == MhealthDevice.inventory_id,
-        ),
-    )
-    .join(
-        KitType,
-        and_(
-            KitType.tenant_id == InventoryItem.tenant_id,
-            KitType.study_id == InventoryItem.study_id,
-            KitType.id == InventoryItem.kit_type_id,
-        ),
-    )
+    .join(Study, mhealth.STUDY_OF_REGISTRATION)
+    .join(InventoryItem, mhealth.ITEM_OF_REGISTRATION)
+    .join(KitType, mhealth.KIT_TYPE_OF_ITEM)
     .where(MhealthDevice.access_id == bindparam("access_id")),
     batch_on=("access_id", MhealthDevice.access_id),
 )

@@ -291,6 +291,22 @@ async def recreate_pair(
 # access ID drawn twice) goes through ``recreate_pair``, which names errors in Clinical
 # One's order.
 
+# How a registration's rows meet, for the reads of the device side (here and bootstrap).
+STUDY_OF_REGISTRATION = and_(
+    Study.tenant_id == MhealthDevice.tenant_id, Study.id == MhealthDevice.study_id
+)
+ITEM_OF_REGISTRATION = and_(
+    InventoryItem.tenant_id == MhealthDevice.tenant_id,
+    InventoryItem.study_id == MhealthDevice.study_id,
+    InventoryItem.mode == MhealthDevice.mode,
+    InventoryItem.id == MhealthDevice.inventory_id,
+)
+KIT_TYPE_OF_ITEM = and_(
+    KitType.tenant_id == InventoryItem.tenant_id,
+    KitType.study_id == InventoryItem.study_id,
+    KitType.id == InventoryItem.kit_type_id,
+)
+
 _LIVE_KIT = Statement(
     select(
         MhealthDevice.id,
@@ -301,9 +317,7 @@ _LIVE_KIT = Statement(
         MhealthDevice.otp_expires_at,
         Study.mhealth_settings,
     )
-    .join(
-        Study, and_(Study.tenant_id == MhealthDevice.tenant_id, Study.id == MhealthDevice.study_id)
-    )
+    .join(Study, STUDY_OF_REGISTRATION)
     .join(
         Subject,
         and_(
@@ -313,24 +327,8 @@ _LIVE_KIT = Statement(
             Subject.id == MhealthDevice.subject_id,
         ),
     )
-    .join(
-        InventoryItem,
-        and_(
-            InventoryItem.tenant_id == MhealthDevice.tenant_id,
-            InventoryItem.study_id == MhealthDevice.study_id,
-            InventoryItem.mode == MhealthDevice.mode,
-            InventoryItem.id == MhealthDevice.inventory_id,
-            InventoryItem.dispensed_to == Subject.id,
-        ),
-    )
-    .join(
-        KitType,
-        and_(
-            KitType.tenant_id == InventoryItem.tenant_id,
-            KitType.study_id == InventoryItem.study_id,
-            KitType.id == InventoryItem.kit_type_id,
-        ),
-    )
+    .join(InventoryItem, and_(ITEM_OF_REGISTRATION, InventoryItem.dispensed_to == Subject.id))
+    .join(KitType, KIT_TYPE_OF_ITEM)
     .where(
         MhealthDevice.tenant_id == bindparam("tenant_id"),
         MhealthDevice.study_id == bindparam("study_id"),
@@ -355,11 +353,7 @@ _REPLACE_PAIR = Statement(
         MhealthDevice.access_id.is_not_distinct_from(bindparam("old_access_id")),
         MhealthDevice.otp_expires_at.is_not_distinct_from(bindparam("old_expires_at")),
         exists().where(
-            InventoryItem.tenant_id == MhealthDevice.tenant_id,
-            InventoryItem.study_id == MhealthDevice.study_id,
-            InventoryItem.mode == MhealthDevice.mode,
-            InventoryItem.id == MhealthDevice.inventory_id,
-            InventoryItem.dispensed_to == MhealthDevice.subject_id,
+            ITEM_OF_REGISTRATION, InventoryItem.dispensed_to == MhealthDevice.subject_id
         ),
     )
     .values(
