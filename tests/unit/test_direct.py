@@ -343,3 +343,22 @@ async def test_updates_of_one_turn_have_the_outcomes_of_updates_in_turn(
             )
         }
     assert counts == {"device:0": 7, "device:1": 0, "device:2": 2}
+
+
+async def test_a_unit_that_cannot_run_fails_alone(runtime: Runtime) -> None:
+    """A parameter the driver cannot bind fails its own unit; the rest of the turn commits."""
+    tenant_id = await _tenant_with_failures(runtime, "direct-unit-bad-param", 1)
+    direct = runtime.db.direct
+    bad = [
+        Step(_ADD_TO, {"tenant_id": tenant_id, "s": "device:0", "by": 1}),
+        Step(_ADD_TO, {"tenant_id": tenant_id, "s": {"not": "text"}, "by": 1}),
+    ]
+    outcomes = await asyncio.gather(
+        direct.run(bad),
+        direct.run(_add_then_bump(tenant_id, "device:4", "device:0", 1)),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[0], Exception) and not isinstance(outcomes[0], UnitRefused)
+    assert isinstance(outcomes[1], Done) and outcomes[1].rows == [1, 1]
+    row = await direct.first(_FAILURES, tenant_id=tenant_id, s="device:0")
+    assert row is not None and row["failures"] == 40  # only the good unit's bump

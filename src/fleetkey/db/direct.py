@@ -355,7 +355,9 @@ def _sqlite_batch(conn: sqlite3.Connection, batch: list[Pending]) -> list[Outcom
                 conn.execute("SAVEPOINT unit")
             try:
                 outcomes.append(_sqlite_unit(conn, unit))
-            except (sqlite3.IntegrityError, UnitRefused) as exc:
+            except Exception as exc:
+                if not conn.in_transaction:
+                    raise  # an error SQLite ends the transaction on: the batch is lost
                 if several:
                     conn.execute("ROLLBACK TO unit")
                 outcomes.append(exc)
@@ -421,8 +423,9 @@ class _ReadGroup:
 
 
 class _SingleStatements(asyncpg.Connection):
-    """Nothing here changes session state (single statements; no SET, LISTEN or locks), so
-    handing a connection back to the pool needs no reset query: one round trip less."""
+    """Nothing here changes session state (statements and transactions only; no SET,
+    LISTEN or advisory locks), so handing a connection back to the pool needs no reset
+    query: one round trip less."""
 
     def get_reset_query(self) -> str:
         return ""

@@ -122,9 +122,9 @@ def _pair_view(pair: mhealth.IssuedPair) -> dict[str, Any]:
 
 
 PREFIX = "/ec-ors-svc/rest/v1.0"
-_RECREATE_PATH = re.compile(
-    re.escape(PREFIX) + r"/studies/([^/]+)/([^/]+)/subjects/([^/]+)/devices/([^/]+)/access-code"
-)
+# studies/{studyId}/{mode}/subjects/{subjectId}/devices/{inventoryId}/access-code
+_RECREATE = r"/studies/([^/]+)/([^/]+)/subjects/([^/]+)/devices/([^/]+)/access-code"
+_RECREATE_TAIL = re.compile(_RECREATE + "$")
 
 
 def _m_subject_of(query: bytes) -> str:
@@ -139,7 +139,7 @@ def _m_subject_of(query: bytes) -> str:
 async def answer_recreate(rt: Runtime, request: HotRequest) -> HotResponse:
     """``PUT .../devices/{inventoryId}/access-code``: a new pair for a registered kit. A hot
     path: a site re-pairs its kits in bulk."""
-    match = _RECREATE_PATH.fullmatch(request.path)
+    match = _RECREATE_TAIL.search(request.path)  # the whole path, or the mounted app's
     assert match is not None  # the route matched it
     study_id, mode, subject_id, inventory_id = match.groups()
     ttl = timedelta(hours=rt.settings.bootstrap_otp_ttl_hours)
@@ -169,7 +169,9 @@ async def answer_recreate(rt: Runtime, request: HotRequest) -> HotResponse:
 
 
 RECREATE = HotRoute(answer_recreate, _internal_error)
-HOT_PATTERNS = (HotPattern("PUT", PREFIX + "/studies/", _RECREATE_PATH, RECREATE),)
+HOT_PATTERNS = (
+    HotPattern("PUT", PREFIX + "/studies/", re.compile(re.escape(PREFIX) + _RECREATE), RECREATE),
+)
 
 
 def create_clinicalone_app(rt: Runtime) -> FastAPI:
