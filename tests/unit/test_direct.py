@@ -8,9 +8,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import pytest
 from sqlalchemy import bindparam, insert, select, update
 
-from fleetkey.db.direct import INTEGRITY_ERRORS, Done, Ref, Statement, Step, UnitRefused
+from fleetkey.db.direct import (
+    INTEGRITY_ERRORS,
+    Done,
+    Ref,
+    Statement,
+    Step,
+    UnitRefused,
+    WriterTurns,
+)
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import service as tenants
 from fleetkey.things.models import AuthFailures
@@ -362,3 +371,30 @@ async def test_a_unit_that_cannot_run_fails_alone(runtime: Runtime) -> None:
     assert isinstance(outcomes[1], Done) and outcomes[1].rows == [1, 1]
     row = await direct.first(_FAILURES, tenant_id=tenant_id, s="device:0")
     assert row is not None and row["failures"] == 40  # only the good unit's bump
+
+
+async def test_sqlite_direct_writers_of_every_process_take_turns(
+    runtime: Runtime, store: Store
+) -> None:
+    """While another process's direct writer holds the turn (a lock file beside the
+    database), a write waits for it, and commits the moment it is given back."""
+    if store.backend != "sqlite":
+        pytest.skip("turns between processes are SQLite's (PostgreSQL locks rows)")
+    tenant_id = await _tenant_with_failures(runtime, "direct-turns", 1)
+    other = WriterTurns(str(store.data_dir / "fleetkey.db") + ".writers")
+    assert other.try_take()
+    try:
+        write = asyncio.ensure_future(
+            runtime.db.direct.execute(_ONE, tenant_id=tenant_id, s="device:0")
+        )
+        await asyncio.sleep(0.2)
+        assert not write.done()
+        second = WriterTurns(str(store.data_dir / "fleetkey.db") + ".writers")
+        assert not second.try_take()  # one holder at a time, whatever the process
+        second.close()
+    finally:
+        other.give_back()
+    assert await asyncio.wait_for(write, 5) == 1
+    other.close()
+    row = await runtime.db.direct.first(_FAILURES, tenant_id=tenant_id, s="device:0")
+    assert row is not None and row["failures"] == 1

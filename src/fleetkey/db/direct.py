@@ -32,10 +32,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import asyncpg
@@ -46,6 +48,12 @@ from sqlalchemy.sql import ClauseElement, visitors
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.sqltypes import NullType
+
+fcntl: ModuleType | None
+try:
+    import fcntl
+except ImportError:  # not POSIX
+    fcntl = None
 
 Processor = Callable[[Any], Any] | None
 log = logging.getLogger("fleetkey.db")
@@ -404,6 +412,53 @@ def _deliver(batch: list[Pending], outcomes: list[Outcome]) -> None:
             done.set_result(outcome)
 
 
+class WriterTurns:
+    """Direct SQLite writers of every process take turns on a lock file beside the database.
+
+    SQLite's own busy handler polls, sleeping 1 ms, then 2, 5, 10 and up to 100 ms, so a
+    process that finds the write lock taken often sleeps long after it was released (two
+    workers bootstrapping left a third of the machine idle). A waiter on this lock wakes
+    when the holder is done. Each role (the loop's eager try, the writer thread) has its
+    own open file, so they exclude each other too. Without ``fcntl`` (not POSIX), turns
+    are SQLite's busy handler alone, as before.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def _file(self) -> int | None:
+        if not self._path or self._path.startswith(":memory:"):
+            return None
+        if self._fd is None:
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd
+
+    def try_take(self) -> bool:
+        fd = self._file() if fcntl is not None else None
+        if fcntl is None or fd is None:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def take(self) -> None:
+        fd = self._file() if fcntl is not None else None
+        if fcntl is not None and fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def give_back(self) -> None:
+        if fcntl is not None and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 @dataclass
 class _ReadGroup:
     """Reads of one statement in one turn that differ only in the batched parameter."""
@@ -451,6 +506,7 @@ class DirectStore:
         self._writer: sqlite3.Connection | None = None
         self._eager: sqlite3.Connection | None = None
         self._pending: list[Pending] = []
+        self._writer_turns: dict[str, WriterTurns] = {}
         self._reads: dict[tuple[int, tuple[tuple[str, Any], ...]], _ReadGroup] = {}
         self._pg_committing = False
         self._write_thread: ThreadPoolExecutor | None = None
@@ -684,20 +740,42 @@ class DirectStore:
         # Uncontended (the usual case): on the loop, no thread hop. If the write lock is
         # held (another process, or an ORM transaction of this one that may need this very
         # loop to finish), wait for it on the writer thread instead.
-        try:
-            outcomes = _sqlite_batch(self._sqlite_eager(), batch)
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                _deliver(batch, [exc] * len(batch))
+        eager = self._turns("eager")
+        if eager.try_take():
+            try:
+                outcomes = _sqlite_batch(self._sqlite_eager(), batch)
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    _deliver(batch, [exc] * len(batch))
+                    return
+            else:
+                _deliver(batch, outcomes)
                 return
-            if self._write_thread is None:
-                self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="fleetkey-write")
-            waited = asyncio.get_running_loop().run_in_executor(
-                self._write_thread, _sqlite_batch, self._sqlite_writer(), batch
-            )
-            waited.add_done_callback(lambda f: _deliver(batch, _outcomes_of(f)))
-            return
-        _deliver(batch, outcomes)
+            finally:
+                eager.give_back()
+        if self._write_thread is None:
+            self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="fleetkey-write")
+        waited = asyncio.get_running_loop().run_in_executor(
+            self._write_thread, self._waited_batch, batch
+        )
+        waited.add_done_callback(lambda f: _deliver(batch, _outcomes_of(f)))
+
+    def _waited_batch(self, batch: list[Pending]) -> list[Outcome]:
+        """On the writer thread: wait for this store's direct writers of every process in
+        turn (woken the moment the holder is done), then for SQLite's lock if an ORM
+        transaction holds it (its busy handler)."""
+        turns = self._turns("thread")
+        turns.take()
+        try:
+            return _sqlite_batch(self._sqlite_writer(), batch)
+        finally:
+            turns.give_back()
+
+    def _turns(self, role: str) -> WriterTurns:
+        hit = self._writer_turns.get(role)
+        if hit is None:
+            hit = self._writer_turns[role] = WriterTurns(f"{self._url.database}.writers")
+        return hit
 
     async def _pg_commits(self) -> None:
         try:
@@ -787,6 +865,9 @@ class DirectStore:
         for conn in (self._reader, self._writer, self._eager):
             if conn is not None:
                 conn.close()
+        for turns in self._writer_turns.values():
+            turns.close()
+        self._writer_turns.clear()
         self._reader = self._writer = self._eager = None
         if self._write_thread is not None:
             self._write_thread.shutdown(wait=True)
