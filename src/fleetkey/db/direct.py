@@ -250,6 +250,9 @@ class Step:
     rows: int | None = None
 
 
+# How often, at most, the loop's own SQLite commits ask for a checkpoint (seconds).
+CHECKPOINT_EVERY = 0.25
+
 # What a unique or foreign key refusing a direct write raises, on either driver.
 INTEGRITY_ERRORS = (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
 
@@ -507,6 +510,7 @@ class DirectStore:
         self._eager: sqlite3.Connection | None = None
         self._pending: list[Pending] = []
         self._writer_turns: dict[str, WriterTurns] = {}
+        self._checkpointed_at = float("-inf")
         self._reads: dict[tuple[int, tuple[tuple[str, Any], ...]], _ReadGroup] = {}
         self._pg_committing = False
         self._write_thread: ThreadPoolExecutor | None = None
@@ -537,11 +541,31 @@ class DirectStore:
         return self._reader
 
     def _sqlite_eager(self) -> sqlite3.Connection:
-        """A writer that never waits for the lock (busy_timeout 0)."""
+        """A writer that never waits for the lock (busy_timeout 0), nor checkpoints: a
+        checkpoint copies the WAL into the database and syncs it, milliseconds the event
+        loop would stand still for; the writer thread does it instead (``_checkpoint``)."""
         if self._eager is None:
             self._eager = self._sqlite_connect()
             self._eager.execute("PRAGMA busy_timeout=0")
+            self._eager.execute("PRAGMA wal_autocheckpoint=0")
         return self._eager
+
+    def _checkpoint_soon(self) -> None:
+        """After the loop's own commits, at most every ``CHECKPOINT_EVERY`` seconds: a
+        passive checkpoint on the writer thread (it never waits for readers or writers)."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._checkpointed_at < CHECKPOINT_EVERY:
+            return
+        self._checkpointed_at = loop.time()
+        loop.run_in_executor(self._writer_thread(), self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        self._sqlite_writer().execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _writer_thread(self) -> ThreadPoolExecutor:
+        if self._write_thread is None:
+            self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="fleetkey-write")
+        return self._write_thread
 
     def _sqlite_writer(self) -> sqlite3.Connection:
         """The writer that waits for the lock (on the writer thread only)."""
@@ -750,13 +774,12 @@ class DirectStore:
                     return
             else:
                 _deliver(batch, outcomes)
+                self._checkpoint_soon()
                 return
             finally:
                 eager.give_back()
-        if self._write_thread is None:
-            self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="fleetkey-write")
         waited = asyncio.get_running_loop().run_in_executor(
-            self._write_thread, self._waited_batch, batch
+            self._writer_thread(), self._waited_batch, batch
         )
         waited.add_done_callback(lambda f: _deliver(batch, _outcomes_of(f)))
 
