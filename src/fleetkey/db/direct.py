@@ -885,6 +885,10 @@ class DirectStore:
             listener, self._listener = self._listener, None
             with contextlib.suppress(Exception):
                 await listener.close()
+        if self._write_thread is not None:
+            # First: a checkpoint or a waiting batch may still be using the writer.
+            thread, self._write_thread = self._write_thread, None
+            await asyncio.to_thread(thread.shutdown, wait=True)
         for conn in (self._reader, self._writer, self._eager):
             if conn is not None:
                 conn.close()
@@ -892,9 +896,6 @@ class DirectStore:
             turns.close()
         self._writer_turns.clear()
         self._reader = self._writer = self._eager = None
-        if self._write_thread is not None:
-            self._write_thread.shutdown(wait=True)
-            self._write_thread = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

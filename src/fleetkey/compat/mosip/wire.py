@@ -37,11 +37,16 @@ def parse_json(raw: bytes) -> Any:
 
 def _plainly_storable(raw: bytes) -> bool:
     """Whether ``check_json`` can only pass, told from the bytes alone (validate is a hot
-    path). Valid JSON in UTF-8 has no NUL byte (UTF-16 and UTF-32 text always has), so
-    NUL and unpaired surrogates can only come in through ``\\u`` escapes; and a document
-    with no more brackets than ``MAX_DEPTH`` cannot nest deeper than that."""
+    path). JSON in UTF-8 has no NUL byte (UTF-16 and UTF-32 text always has), so NUL comes
+    in only through a ``\\u`` escape; an unpaired surrogate through an escape or as the
+    bytes ED A0-BF xx, which ``json.loads`` decodes ("surrogatepass") although they are not
+    UTF-8 (so any ED byte, Hangul included, takes the full check); and a document with no
+    more brackets than ``MAX_DEPTH`` cannot nest deeper than that."""
     return (
-        b"\\u" not in raw and b"\x00" not in raw and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH
+        b"\\u" not in raw
+        and b"\x00" not in raw
+        and b"\xed" not in raw
+        and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH
     )
 
 
