@@ -429,7 +429,9 @@ async def test_a_bad_csr_is_400_and_does_not_use_up_the_pair(
     ):
         response = await bootstrap(client, pair, csr=csr)
         assert (response.status_code, response.json()) == (400, {"status": 400, "message": message})
-    for raw in (b"{not json", b"[1]", b'{"csr": 5}'):
+    # A lone surrogate, escaped or as raw bytes (which json.loads decodes too), and a NUL.
+    lone = (b'{"csr": "\\ud800"}', b'{"csr": "\xed\xa0\x80"}', b'{"csr": "a\\u0000"}')
+    for raw in (b"{not json", b"[1]", b'{"csr": 5}', *lone):
         response = await client.post(
             BOOTSTRAP,
             content=raw,

@@ -19,6 +19,7 @@ from fleetkey.api.hot import HotRequest, HotResponse, HotRoute, routed
 from fleetkey.errors import DomainError
 from fleetkey.inventory.bootstrap import INVALID, Redemption, redeem
 from fleetkey.runtime import Runtime
+from fleetkey.validation import holds_unstorable_text
 
 router = APIRouter(tags=["device side"])
 PATH = "/api/deviceBootstrap"
@@ -56,7 +57,11 @@ async def answer_bootstrap(rt: Runtime, request: HotRequest) -> HotResponse:
             data = json.loads(raw) if len(raw) <= 65_536 else None
         except (ValueError, RecursionError):
             data = None
-        if not isinstance(data, dict) or not isinstance(data.get("csr", ""), str | None):
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("csr", ""), str | None)
+            or holds_unstorable_text(data)
+        ):
             return _answer(
                 DomainError(
                     "validation.invalid", 'the body must be {"csr": "<PEM CSR>"} or empty', 400

@@ -217,6 +217,22 @@ async def test_not_a_json_object(trial: Trial) -> None:
     assert response.json() == ors_error(
         ("C1-REQ-400", "subjectNumber must be a string of at most 100 characters")
     )
+    # Text no store can keep: a lone surrogate (escaped, or as raw bytes, which json.loads
+    # decodes too) or a NUL, anywhere in the body. Nothing is registered.
+    for content in (
+        b'{"inventoryId": "\\ud800"}',
+        b'{"inventoryId": "W1", "subjectNumber": "\xed\xa0\x80"}',
+        b'{"mSubjectId": "a\\u0000"}',
+    ):
+        response = await trial.client.post(
+            path,
+            content=content,
+            headers={**trial.caller.headers, "content-type": "application/json"},
+        )
+        assert response.json() == ors_error(
+            ("C1-REQ-400", "the request body holds a NUL or an unpaired surrogate")
+        ), response.text
+        assert response.status_code == 400
 
 
 # ------------------------------------------------------------------ 404, 500, who may call

@@ -26,6 +26,7 @@ from fleetkey.inventory import mhealth
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes
 from fleetkey.tenants.context import Actor
+from fleetkey.validation import holds_unstorable_text
 
 log = logging.getLogger("fleetkey.clinicalone")
 
@@ -205,6 +206,8 @@ def create_clinicalone_app(rt: Runtime) -> FastAPI:
                 raise _bad_request("the request body is not JSON") from exc
             if not isinstance(data, dict):
                 raise _bad_request("the request body must be a JSON object")
+            if holds_unstorable_text(data):
+                raise _bad_request("the request body holds a NUL or an unpaired surrogate")
             inventory_id = _text(data, "inventoryId", 64)
             if inventory_id is None:
                 raise DomainError("device.invalid_device", "Invalid device Id", 400)
