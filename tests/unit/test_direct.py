@@ -52,6 +52,15 @@ async def _tenant_with_failures(runtime: Runtime, name: str, subjects: int) -> s
         return tenant.id
 
 
+async def _failure_counts(runtime: Runtime, tenant_id: str) -> dict[str, int]:
+    """Every subject's failure count in the tenant, read through the ORM."""
+    async with runtime.db.unit_of_work(write=False) as session:
+        rows = await session.scalars(
+            select(AuthFailures).where(AuthFailures.tenant_id == tenant_id)
+        )
+        return {row.subject: row.failures for row in rows}
+
+
 async def test_reads_and_writes_through_the_column_types(runtime: Runtime) -> None:
     tenant_id = await _tenant_with_failures(runtime, "direct-types", 3)
     direct = runtime.db.direct
@@ -155,13 +164,7 @@ async def test_writes_of_one_turn_commit_together_each_with_its_outcome(
     assert outcomes[:2] == [1, 1] and outcomes[3:] == [1, 0, 1]
     # The duplicate failed alone, with the driver's integrity error.
     assert isinstance(outcomes[2], sqlite3.IntegrityError | asyncpg.UniqueViolationError)
-    async with runtime.db.unit_of_work(write=False) as session:
-        counts = {
-            row.subject: row.failures
-            for row in await session.scalars(
-                select(AuthFailures).where(AuthFailures.tenant_id == tenant_id)
-            )
-        }
+    counts = await _failure_counts(runtime, tenant_id)
     assert counts == {"device:0": 1, "device:1": 2, "device:2": 0, "device:3": 0}
 
 
@@ -223,13 +226,7 @@ async def test_a_unit_commits_whole_or_not_at_all_each_with_its_outcome(
     assert isinstance(refused, UnitRefused) and refused.step == 1
     assert isinstance(duplicate, INTEGRITY_ERRORS)
     assert isinstance(last, Done) and last.rows == [1, 1]
-    async with runtime.db.unit_of_work(write=False) as session:
-        counts = {
-            row.subject: row.failures
-            for row in await session.scalars(
-                select(AuthFailures).where(AuthFailures.tenant_id == tenant_id)
-            )
-        }
+    counts = await _failure_counts(runtime, tenant_id)
     assert counts == {"device:0": 40, "device:1": 40, "device:5": 4, "device:7": 4}
 
 
@@ -344,13 +341,7 @@ async def test_updates_of_one_turn_have_the_outcomes_of_updates_in_turn(
     assert outcomes[:4] == [1, 0, 1, 0]
     assert isinstance(outcomes[4], Done) and outcomes[4].rows == [1]
     assert isinstance(outcomes[5], UnitRefused) and outcomes[5].step == 0
-    async with runtime.db.unit_of_work(write=False) as session:
-        counts = {
-            row.subject: row.failures
-            for row in await session.scalars(
-                select(AuthFailures).where(AuthFailures.tenant_id == tenant_id)
-            )
-        }
+    counts = await _failure_counts(runtime, tenant_id)
     assert counts == {"device:0": 7, "device:1": 0, "device:2": 2}
 
 
@@ -381,7 +372,7 @@ async def test_sqlite_direct_writers_of_every_process_take_turns(
     if store.backend != "sqlite":
         pytest.skip("turns between processes are SQLite's (PostgreSQL locks rows)")
     tenant_id = await _tenant_with_failures(runtime, "direct-turns", 1)
-    other = WriterTurns(str(store.data_dir / "fleetkey.db") + ".writers")
+    other = WriterTurns(str(store.data_dir / "fleetkey.db"))
     assert other.try_take()
     try:
         write = asyncio.ensure_future(
@@ -389,7 +380,7 @@ async def test_sqlite_direct_writers_of_every_process_take_turns(
         )
         await asyncio.sleep(0.2)
         assert not write.done()
-        second = WriterTurns(str(store.data_dir / "fleetkey.db") + ".writers")
+        second = WriterTurns(str(store.data_dir / "fleetkey.db"))
         assert not second.try_take()  # one holder at a time, whatever the process
         second.close()
     finally:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -37,7 +38,6 @@ import sqlite3
 from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
 import asyncpg
@@ -48,12 +48,6 @@ from sqlalchemy.sql import ClauseElement, visitors
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.sqltypes import NullType
-
-fcntl: ModuleType | None
-try:
-    import fcntl
-except ImportError:  # not POSIX
-    fcntl = None
 
 Processor = Callable[[Any], Any] | None
 log = logging.getLogger("fleetkey.db")
@@ -205,19 +199,21 @@ class Statement:
     ) -> None:
         self.statement = statement
         self._compiled: dict[str, Compiled] = {}
-        self.batch_param: str | None = None
-        self.batched: Statement | None = None
-        self.batched_update: Statement | None = None
-        self.batched_params: tuple[str, ...] = ()
-        self.write_key = ""
-        if batch_on is not None and isinstance(statement, Update):
-            update, self.batched_params = _batched_update(statement)
-            self.batched_update = Statement(update)
-            self.write_key = batch_on[0]
-        elif batch_on is not None:
+        self.batch_param: str | None = None  # the parameter batches differ in
+        self.batched: Statement | None = None  # the statement for a whole batch
+        self.batched_params: tuple[str, ...] = ()  # an UPDATE's: each a column of unnest()
+        if batch_on is not None:
             assert isinstance(statement, ClauseElement)
             self.batch_param = batch_on[0]
-            self.batched = Statement(_batched(statement, *batch_on))
+            if isinstance(statement, Update):
+                update, self.batched_params = _batched_update(statement)
+                self.batched = Statement(update)
+            else:
+                self.batched = Statement(_batched(statement, *batch_on))
+
+    @property
+    def batches_updates(self) -> bool:
+        return bool(self.batched_params)
 
     def compiled(self, dialect: Dialect) -> Compiled:
         hit = self._compiled.get(dialect.name)
@@ -402,17 +398,21 @@ def _outcomes_of(finished: asyncio.Future[list[Outcome]]) -> list[Outcome]:
     return [error] if error is not None else finished.result()
 
 
+def _settle(done: asyncio.Future[Any], outcome: Any) -> None:
+    if done.done():  # the caller went away (a client disconnect cancels its task)
+        return
+    if isinstance(outcome, BaseException):
+        done.set_exception(outcome)
+    else:
+        done.set_result(outcome)
+
+
 def _deliver(batch: list[Pending], outcomes: list[Outcome]) -> None:
     """Each caller its own outcome (one outcome for all: the batch failed as a whole)."""
     if len(outcomes) == 1 and len(batch) > 1:
         outcomes = outcomes * len(batch)
     for (_, done), outcome in zip(batch, outcomes, strict=True):
-        if done.done():  # the caller went away (a client disconnect cancels its task)
-            continue
-        if isinstance(outcome, BaseException):
-            done.set_exception(outcome)
-        else:
-            done.set_result(outcome)
+        _settle(done, outcome)
 
 
 class WriterTurns:
@@ -422,24 +422,22 @@ class WriterTurns:
     process that finds the write lock taken often sleeps long after it was released (two
     workers bootstrapping left a third of the machine idle). A waiter on this lock wakes
     when the holder is done. Each role (the loop's eager try, the writer thread) has its
-    own open file, so they exclude each other too. Without ``fcntl`` (not POSIX), turns
-    are SQLite's busy handler alone, as before.
+    own open file, so they exclude each other too. An in-memory database has no file
+    beside it and no other process: no turns.
     """
 
-    def __init__(self, path: str) -> None:
-        self._path = path
+    def __init__(self, database: str) -> None:
+        self._path = f"{database}.writers" if database and database != ":memory:" else ""
         self._fd: int | None = None
 
     def _file(self) -> int | None:
-        if not self._path or self._path.startswith(":memory:"):
-            return None
-        if self._fd is None:
+        if self._fd is None and self._path:
             self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         return self._fd
 
     def try_take(self) -> bool:
-        fd = self._file() if fcntl is not None else None
-        if fcntl is None or fd is None:
+        fd = self._file()
+        if fd is None:
             return True
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -448,12 +446,12 @@ class WriterTurns:
         return True
 
     def take(self) -> None:
-        fd = self._file() if fcntl is not None else None
-        if fcntl is not None and fd is not None:
+        fd = self._file()
+        if fd is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
 
     def give_back(self) -> None:
-        if fcntl is not None and self._fd is not None:
+        if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
@@ -472,12 +470,7 @@ class _ReadGroup:
 
     def deliver(self, key: Any, outcome: dict[str, Any] | None | BaseException) -> None:
         for done in self.waiting[key]:
-            if done.done():  # the caller went away
-                continue
-            if isinstance(outcome, BaseException):
-                done.set_exception(outcome)
-            else:
-                done.set_result(outcome)
+            _settle(done, outcome)
 
 
 class _SingleStatements(asyncpg.Connection):
@@ -599,7 +592,7 @@ class DirectStore:
 
     async def first(self, statement: Statement, **params: Any) -> dict[str, Any] | None:
         """The first row of a SELECT, by column key, or None."""
-        if statement.batch_param is not None and not self._sqlite:
+        if statement.batched is not None and not self._sqlite:
             return await self._batched_first(statement, params)
         c = statement.compiled(self._dialect)
         args = _args(c, params)
@@ -684,13 +677,17 @@ class DirectStore:
                 self._turn_version = int(row[0])
                 asyncio.get_running_loop().call_soon(self._next_turn)
             return (self._turn_version, _LOCAL_COMMITS[0])
+        # Connected: no await (this runs at connection rate).
+        listening = self._listener_up() or await self._listening()
+        return (self._notified, _LOCAL_COMMITS[0]) if listening else None
+
+    def _listener_up(self) -> bool:
         listener = self._listener
-        listening = (
+        return (
             listener is not None
             and self._listener_loop is asyncio.get_running_loop()
             and not listener.is_closed()
-        ) or await self._listening()
-        return (self._notified, _LOCAL_COMMITS[0]) if listening else None
+        )
 
     async def _listening(self) -> bool:
         loop = asyncio.get_running_loop()
@@ -770,7 +767,7 @@ class DirectStore:
                 outcomes = _sqlite_batch(self._sqlite_eager(), batch)
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                    _deliver(batch, [exc] * len(batch))
+                    _deliver(batch, [exc])
                     return
             else:
                 _deliver(batch, outcomes)
@@ -797,7 +794,7 @@ class DirectStore:
     def _turns(self, role: str) -> WriterTurns:
         hit = self._writer_turns.get(role)
         if hit is None:
-            hit = self._writer_turns[role] = WriterTurns(f"{self._url.database}.writers")
+            hit = self._writer_turns[role] = WriterTurns(self._url.database or "")
         return hit
 
     async def _pg_commits(self) -> None:
@@ -851,10 +848,10 @@ class DirectStore:
         for index, (unit, _) in enumerate(batch):
             step = unit[0][1]
             statement = step.statement
-            if len(unit) != 1 or statement.batched_update is None or step.returns is not None:
+            if len(unit) != 1 or not statement.batches_updates or step.returns is not None:
                 continue
-            key = (id(statement), step.params.get(statement.write_key))
-            if key in keys or any(isinstance(v, Ref) for v in step.params.values()):
+            key = (id(statement), step.params.get(statement.batch_param or ""))
+            if key in keys:
                 continue
             keys.add(key)
             groups.setdefault(id(statement), []).append(index)
@@ -863,8 +860,8 @@ class DirectStore:
             if len(members) < 2:
                 continue
             statement = batch[members[0]][0][0][1].statement
-            assert statement.batched_update is not None
-            c = statement.batched_update.compiled(self._dialect)
+            assert statement.batched is not None
+            c = statement.batched.compiled(self._dialect)
             params: dict[str, Any] = {
                 name: [batch[i][0][0][1].params[name] for i in members]
                 for name in statement.batched_params

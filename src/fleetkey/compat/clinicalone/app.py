@@ -144,29 +144,36 @@ async def answer_recreate(rt: Runtime, request: HotRequest) -> HotResponse:
     assert match is not None  # the route matched it
     study_id, mode, subject_id, inventory_id = match.groups()
     ttl = timedelta(hours=rt.settings.bootstrap_otp_ttl_hours)
-    early: DomainError | None = None
     try:
-        m_subject = _m_subject_of(request.query)
-    except DomainError as exc:
-        m_subject, early = "", exc
+        m_subject: str | None = _m_subject_of(request.query)
+    except DomainError:
+        m_subject = None  # no shortcut: the unit of work names it, after the caller's checks
 
     async def shortcut(actor: Actor) -> Any:
-        if early is not None:
-            return None  # the unit of work names the error in Clinical One's order
+        assert m_subject is not None
         pair = await mhealth.recreate_pair_direct(
             rt.db, rt.vault, actor, study_id, mode, subject_id, inventory_id, m_subject, ttl
         )
         return None if pair is None else _pair_view(pair)
 
     async def handle(session: AsyncSession, actor: Actor) -> Any:
-        if early is not None:
-            raise early
         pair = await mhealth.recreate_pair(
-            session, rt.vault, actor, study_id, mode, subject_id, inventory_id, m_subject, ttl
+            session,
+            rt.vault,
+            actor,
+            study_id,
+            mode,
+            subject_id,
+            inventory_id,
+            _m_subject_of(request.query),
+            ttl,
         )
         return _pair_view(pair)
 
-    return await _run(rt, request.header(b"authorization"), request.request_id, handle, shortcut)
+    authorization = request.header(b"authorization")
+    return await _run(
+        rt, authorization, request.request_id, handle, shortcut if m_subject else None
+    )
 
 
 RECREATE = HotRoute(answer_recreate, _internal_error)
