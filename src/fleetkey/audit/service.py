@@ -164,14 +164,16 @@ _AUDIT_ROW = Statement(
 )
 
 
-_ENTITY_INSERTS: dict[str, Statement] = {}
+_ENTITY_INSERTS: dict[tuple[str, bool], Statement] = {}
 
 
-def _entity_insert(model: type[VersionedMixin]) -> Statement:
+def _entity_insert(model: type[VersionedMixin], returns_id: bool) -> Statement:
     table = model.__table__  # type: ignore[attr-defined]
-    hit = _ENTITY_INSERTS.get(table.name)
+    hit = _ENTITY_INSERTS.get((table.name, returns_id))
     if hit is None:
-        hit = _ENTITY_INSERTS[table.name] = Statement(_insert_of(table).returning(table.c.id))
+        insert_row = _insert_of(table)
+        hit = Statement(insert_row.returning(table.c.id) if returns_id else insert_row)
+        _ENTITY_INSERTS[(table.name, returns_id)] = hit
     return hit
 
 
@@ -200,41 +202,50 @@ def emit_step(
 
 
 def creation_steps(
-    actor: Actor, model: type[VersionedMixin], given: dict[str, Any], at: datetime
+    actor: Actor,
+    model: type[VersionedMixin],
+    given: dict[str, Any],
+    at: datetime,
+    *,
+    action: str = "create",
+    key: str | None = None,
+    lookup_key: str | None = None,
 ) -> list[Step]:
-    """``create_entity`` as steps of a direct unit: the entity (its generated id returned as
-    "id"), its first history row and its audit event. For entities whose id is generated
-    and whose ``history_key`` is None."""
+    """``create_entity`` as steps of a direct unit: the entity, its first history row and
+    its audit event. ``key``: the entity's key when ``given`` holds its primary key, else
+    None and the generated id is returned as "id". ``lookup_key``: its ``history_key()``."""
     row = new_row(model, {**given, "created_by": actor.name, "created_at": at})
     row["tenant_id"] = actor.tenant_id
-    # The snapshot as the ORM takes it after the insert, the new id in its place.
-    before_id = snapshot_of(model, lambda key: row.get(key))
+    # The snapshot as the ORM takes it after the insert (a generated id in its place).
+    before_id = snapshot_of(model, lambda column: row.get(column))
 
     def snapshot(new_id: int) -> dict[str, Any]:
         return {**before_id, "id": new_id}
 
+    entity_id: str | Ref
+    data: dict[str, Any] | Ref
+    changes: dict[str, Any] | Ref
+    if key is None:
+        entity_id = Ref("id", str)
+        data = Ref("id", snapshot)
+        changes = Ref("id", lambda new_id: _diff(None, snapshot(new_id)))
+    else:
+        entity_id, data, changes = key, before_id, _diff(None, before_id)
     return [
-        Step(_entity_insert(model), row, returns="id"),
+        Step(_entity_insert(model, key is None), row, returns="id" if key is None else None),
         Step(
             _HISTORY_ROW,
             {
                 "tenant_id": actor.tenant_id,
                 "entity_type": model.ENTITY_TYPE,
-                "entity_id": Ref("id", str),
-                "lookup_key": None,
+                "entity_id": entity_id,
+                "lookup_key": lookup_key,
                 "version": row["version"],
                 "valid_from": at,
-                "data": Ref("id", snapshot),
+                "data": data,
             },
         ),
-        emit_step(
-            actor,
-            "create",
-            model.ENTITY_TYPE,
-            Ref("id", str),
-            Ref("id", lambda new_id: _diff(None, snapshot(new_id))),
-            at,
-        ),
+        emit_step(actor, action, model.ENTITY_TYPE, entity_id, changes, at),
     ]
 
 

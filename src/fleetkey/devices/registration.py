@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fleetkey.audit.service import create_entity, update_entity
+from fleetkey.audit.service import create_entity, creation_steps, update_entity
 from fleetkey.clock import utcnow
+from fleetkey.db.direct import INTEGRITY_ERRORS, Statement
+from fleetkey.db.session import Database
 from fleetkey.devices import repository as repo
 from fleetkey.devices.models import REGISTERED, RETIRED, RegisteredDevice
 from fleetkey.errors import (
@@ -23,7 +26,7 @@ from fleetkey.errors import (
     not_found,
 )
 from fleetkey.providers import catalog
-from fleetkey.providers import repository as providers
+from fleetkey.providers.models import DeviceProvider, TrustProvider
 from fleetkey.tenants.context import Actor
 from fleetkey.validation import Checks
 
@@ -139,10 +142,81 @@ def _check_digital_id(d: DigitalIdClaim) -> None:
     c.raise_if_any()
 
 
-async def register(
-    session: AsyncSession, actor: Actor, claim: DeviceClaim, window: TimestampWindow
-) -> RegisteredDevice:
-    """Every check in MOSIP's order; the first failure wins, nothing is written before."""
+# What a registration checks of the registry besides the device itself, in one round trip:
+# the trust provider (for L1), the provider, and the catalog's reading of type and subtype.
+def _references_statement() -> Any:
+    tenant: Any = bindparam("tenant_id")
+    tp, dp = TrustProvider, DeviceProvider
+    return select(
+        select(tp.is_active)
+        .where(tp.tenant_id == tenant, tp.id == bindparam("trust_provider_id"))
+        .scalar_subquery()
+        .label("trust_provider_active"),
+        select(dp.is_active)
+        .where(dp.tenant_id == tenant, dp.id == bindparam("provider_id"))
+        .scalar_subquery()
+        .label("provider_active"),
+        select(dp.vendor_name)
+        .where(dp.tenant_id == tenant, dp.id == bindparam("provider_id"))
+        .scalar_subquery()
+        .label("provider_name"),
+        *catalog.resolution_columns(tenant, bindparam("type_code"), bindparam("subtype_code")),
+    )
+
+
+_REFERENCES = Statement(_references_statement())
+
+
+async def _checked_references(
+    db: Database, tenant: str, claim: DeviceClaim, digital: DigitalIdClaim
+) -> catalog.ResolvedType:
+    """MOSIP's checks of what the claim names, in its order: trust provider (L1 only),
+    provider id and name, type and subtype."""
+    assert digital.type and digital.subtype
+    refs = await db.direct.first(
+        _REFERENCES,
+        tenant_id=tenant,
+        trust_provider_id=claim.trust_provider_id or "",
+        provider_id=digital.provider_id,
+        type_code=digital.type,
+        subtype_code=digital.subtype,
+    )
+    assert refs is not None  # a SELECT without FROM yields one row
+    if claim.certification == "L1" and not refs["trust_provider_active"]:
+        raise not_found(
+            "registration.trust_provider_not_found",
+            f"Foundational Trust Provider {claim.trust_provider_id} does not exist",
+            id=claim.trust_provider_id,
+        )
+    if not refs["provider_active"] or refs["provider_name"] != digital.provider_name:
+        raise not_found(
+            "registration.provider_mismatch",
+            "Device Provider ID/Name does not exist in the list of Registered Device Providers",
+        )
+    return catalog.resolved(
+        digital.type,
+        digital.subtype,
+        refs["canonical_type"],
+        bool(refs["canonical_type_active"]),
+        bool(refs["subtype_active"]),
+    )
+
+
+def _duplicate_serial() -> DomainError:
+    return conflict("registration.duplicate_serial", "Serial no and DpId already exist")
+
+
+async def register(db: Database, actor: Actor, claim: DeviceClaim, window: TimestampWindow) -> str:
+    """Every check in MOSIP's order; the first failure wins, nothing is written before.
+    Returns the device code.
+
+    The references are read before the write, outside its transaction: a provider or
+    catalog entry deactivated in that moment still lets this one registration through (the
+    foreign key keeps a deleted provider out). An AUTH registration, the one a fleet makes
+    at volume, is one direct unit (db/direct.py): its code is a fresh UUID and the live
+    serial rule is the unique index ``uq_registered_devices_live_serial``. A REGISTRATION
+    one reads the white list and may bring a retired device back, in a unit of work.
+    """
     _check_claim(claim)
     if claim.timestamp is None:
         raise ValidationFailed([FieldProblem("timestamp", "must not be null")])
@@ -154,50 +228,15 @@ async def register(
     _check_digital_id(digital)
     assert digital.provider_id and digital.serial_no and digital.type and digital.subtype
     purpose = (claim.purpose or "").upper()
-    tenant = actor.tenant_id
-
-    if claim.certification == "L1":
-        assert claim.trust_provider_id
-        ftp = await providers.trust_provider(session, tenant, claim.trust_provider_id)
-        if ftp is None or not ftp.is_active:
-            raise not_found(
-                "registration.trust_provider_not_found",
-                f"Foundational Trust Provider {claim.trust_provider_id} does not exist",
-                id=claim.trust_provider_id,
-            )
-
-    provider = await providers.provider(session, tenant, digital.provider_id)
-    if provider is None or not provider.is_active or provider.vendor_name != digital.provider_name:
-        raise not_found(
-            "registration.provider_mismatch",
-            "Device Provider ID/Name does not exist in the list of Registered Device Providers",
-        )
-    resolved = await catalog.resolve(session, tenant, digital.type, digital.subtype)
-
-    if await repo.live_device_with_serial(session, tenant, provider.id, digital.serial_no):
-        raise conflict("registration.duplicate_serial", "Serial no and DpId already exist")
-
-    if purpose == "REGISTRATION":
-        entry = await repo.whitelisted(session, tenant, digital.serial_no)
-        if entry is None:
-            raise DomainError(
-                "registration.not_whitelisted",
-                f"{digital.serial_no} Cannot register device as it is not a white-listed device",
-                422,
-                {"serial": digital.serial_no},
-            )
-        code = entry.id
-    else:
-        code = str(uuid.uuid4())
-
+    resolved = await _checked_references(db, actor.tenant_id, claim, digital)
     fields: dict[str, Any] = dict(
         status=REGISTERED,
         purpose=purpose,
         device_id=claim.device_id,
         device_sub_id=claim.device_sub_id,
         serial_number=digital.serial_no,
-        provider_id=provider.id,
-        provider_name=provider.vendor_name,
+        provider_id=digital.provider_id,
+        provider_name=digital.provider_name,
         type_code=resolved.type_code,
         subtype_code=resolved.subtype_code,
         make=digital.make,
@@ -209,17 +248,53 @@ async def register(
         digital_id=digital.raw,
         is_active=True,
     )
+    if purpose == "REGISTRATION":
+        async with db.unit_of_work() as session:
+            return await _register_whitelisted(session, actor, fields, now)
+    code = str(uuid.uuid4())
     try:
-        existing = await repo.device(session, tenant, code)
+        await db.direct.run(
+            creation_steps(
+                actor,
+                RegisteredDevice,
+                {"code": code, **fields},
+                now,
+                action="register",
+                key=code,
+                lookup_key=digital.serial_no,
+            )
+        )
+    except INTEGRITY_ERRORS:
+        raise _duplicate_serial() from None  # a live device has this serial and provider
+    return code
+
+
+async def _register_whitelisted(
+    session: AsyncSession, actor: Actor, fields: dict[str, Any], now: datetime
+) -> str:
+    tenant, serial = actor.tenant_id, fields["serial_number"]
+    if await repo.live_device_with_serial(session, tenant, fields["provider_id"], serial):
+        raise _duplicate_serial()
+    entry = await repo.whitelisted(session, tenant, serial)
+    if entry is None:
+        raise DomainError(
+            "registration.not_whitelisted",
+            f"{serial} Cannot register device as it is not a white-listed device",
+            422,
+            {"serial": serial},
+        )
+    try:
+        existing = await repo.device(session, tenant, entry.id)
         if existing is not None and existing.status == RETIRED:
             # A white-listed device coming back after retirement keeps its code and history.
             await update_entity(session, actor, existing, fields, now, action="register")
-            return existing
+            return existing.code
         if existing is not None:
-            raise conflict("registration.duplicate_serial", "Serial no and DpId already exist")
-        device = RegisteredDevice(code=code, **fields)
-        await create_entity(session, actor, device, now, action="register")
-        return device
+            raise _duplicate_serial()
+        await create_entity(
+            session, actor, RegisteredDevice(code=entry.id, **fields), now, action="register"
+        )
+        return entry.id
     except IntegrityError as exc:
         # A concurrent registration of the same serial won the unique index.
-        raise conflict("registration.duplicate_serial", "Serial no and DpId already exist") from exc
+        raise _duplicate_serial() from exc

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from fleetkey.errors import DomainError, not_found
 from fleetkey.providers.models import DeviceSubType, DeviceType
@@ -49,14 +51,37 @@ async def resolve(
 ) -> ResolvedType:
     """Check a type and subtype against the catalog; subtypes belong to their type."""
     canonical = await canonical_type(session, tenant_id, type_code)
-    # An alias of a deactivated type must not keep that type usable.
     target = await session.get(DeviceType, (tenant_id, canonical)) if canonical else None
-    if canonical is None or target is None or not target.is_active:
+    sub = (
+        await session.get(DeviceSubType, (tenant_id, canonical, subtype_code))
+        if canonical
+        else None
+    )
+    return resolved(
+        type_code,
+        subtype_code,
+        canonical,
+        target is not None and target.is_active,
+        sub is not None and sub.is_active,
+    )
+
+
+def resolved(
+    type_code: str,
+    subtype_code: str,
+    canonical: str | None,
+    target_active: bool,
+    subtype_active: bool,
+) -> ResolvedType:
+    """The catalog's rule on what was read of it: ``canonical`` is the active type spelled
+    ``type_code`` resolved (None when there is none), ``target_active`` whether that
+    canonical type is active (an alias of a deactivated type must not keep it usable),
+    ``subtype_active`` whether the canonical type's ``subtype_code`` is."""
+    if canonical is None or not target_active:
         raise not_found(
             "catalog.type_not_found", f"device type {type_code} does not exist", type=type_code
         )
-    sub = await session.get(DeviceSubType, (tenant_id, canonical, subtype_code))
-    if sub is None or not sub.is_active:
+    if not subtype_active:
         raise not_found(
             "catalog.subtype_not_found",
             f"device subtype {subtype_code} of type {canonical} does not exist",
@@ -64,6 +89,35 @@ async def resolve(
             type=canonical,
         )
     return ResolvedType(canonical, subtype_code)
+
+
+def resolution_columns(tenant_id: Any, type_code: Any, subtype_code: Any) -> list[Any]:
+    """The reads behind ``resolved`` as scalar subqueries, labelled "canonical_type",
+    "canonical_type_active" and "subtype_active", for a statement that reads more besides
+    (a registration checks its provider in the same round trip)."""
+    spelled, target = aliased(DeviceType), aliased(DeviceType)
+    canonical = (
+        select(func.coalesce(spelled.alias_of, spelled.code))
+        .where(
+            spelled.tenant_id == tenant_id, spelled.code == type_code, spelled.is_active.is_(True)
+        )
+        .scalar_subquery()
+    )
+    return [
+        canonical.label("canonical_type"),
+        select(target.is_active)
+        .where(target.tenant_id == tenant_id, target.code == canonical)
+        .scalar_subquery()
+        .label("canonical_type_active"),
+        select(DeviceSubType.is_active)
+        .where(
+            DeviceSubType.tenant_id == tenant_id,
+            DeviceSubType.type_code == canonical,
+            DeviceSubType.code == subtype_code,
+        )
+        .scalar_subquery()
+        .label("subtype_active"),
+    ]
 
 
 async def list_types(session: AsyncSession, tenant_id: str) -> list[tuple[DeviceType, list[str]]]:

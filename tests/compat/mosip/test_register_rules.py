@@ -118,6 +118,9 @@ async def test_register_auth_device_stores_row_history_and_audit(
     assert history.valid_from == row.created_at
     [event] = await audit_rows(runtime, caller.tenant_id, "registered_device", code)
     assert (event.action, event.actor) == ("register", f"tester@{caller.tenant}")
+    # Written as a direct unit, yet the rows the ORM path (create_entity) would write.
+    assert history.data == row.snapshot()
+    assert event.changes == {"after": row.snapshot()}
 
 
 async def test_signed_payload_echoes_the_device_timestamp_and_digital_id(world: World) -> None:
@@ -537,6 +540,10 @@ async def test_white_listed_serial_takes_the_entry_id_as_device_code(
     assert code == entry
     row = await device_row(runtime, code)
     assert row is not None and (row.purpose, row.status) == ("REGISTRATION", "Registered")
+    [history] = await history_rows(runtime, caller.tenant_id, "registered_device", code)
+    [event] = await audit_rows(runtime, caller.tenant_id, "registered_device", code)
+    assert (history.lookup_key, history.data) == ("1801160992", row.snapshot())
+    assert (event.action, event.changes) == ("register", {"after": row.snapshot()})
     # A second registration of the same serial and provider is a duplicate, not a new code.
     assert failed(await world.register(purpose="Registration")) == [DUPLICATE_SERIAL]
 
