@@ -252,6 +252,53 @@ async def test_a_unit_alone_refused_at_its_first_step_writes_nothing(runtime: Ru
     assert await direct.first(_FAILURES, tenant_id=tenant_id, s="device:3") is None
 
 
+_ADD_ROW = Statement(
+    insert(AuthFailures).values(
+        tenant_id=bindparam("tenant_id"),
+        subject=bindparam("s"),
+        window_started_at=bindparam("at"),
+        failures=bindparam("failures"),
+    )
+)
+
+
+def _two_inserts(tenant_id: str, first: str, second: str, failures: int) -> list[Step]:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        Step(_ADD_ROW, {"tenant_id": tenant_id, "s": s, "at": at, "failures": failures})
+        for s in (first, second)
+    ]
+
+
+async def test_units_of_inserts_alone_of_one_turn_each_keep_their_outcome(
+    runtime: Runtime,
+) -> None:
+    """On PostgreSQL such units go as one executemany per statement; a failing one sends
+    them back to one transaction each."""
+    tenant_id = await _tenant_with_failures(runtime, "direct-inserts", 1)
+    direct = runtime.db.direct
+    together = await asyncio.gather(
+        *(direct.run(_two_inserts(tenant_id, f"a:{i}", f"b:{i}", i)) for i in range(3))
+    )
+    assert [done.rows for done in together] == [[1, 1]] * 3
+    outcomes = await asyncio.gather(
+        direct.run(_two_inserts(tenant_id, "a:3", "b:3", 3)),
+        # Its second row exists: the unit fails whole, its first row undone.
+        direct.run(_two_inserts(tenant_id, "a:4", "device:0", 4)),
+        direct.run(_two_inserts(tenant_id, "a:5", "b:5", 5)),
+        return_exceptions=True,
+    )
+    first, duplicate, last = outcomes
+    assert isinstance(first, Done) and first.rows == [1, 1]
+    assert isinstance(duplicate, INTEGRITY_ERRORS)
+    assert isinstance(last, Done) and last.rows == [1, 1]
+    counts = await _failure_counts(runtime, tenant_id)
+    assert counts == {
+        "device:0": 0,
+        **{f"{kind}:{i}": i for i in (0, 1, 2, 3, 5) for kind in ("a", "b")},
+    }
+
+
 _FAILURES_OF = Statement(
     select(AuthFailures.subject, AuthFailures.failures).where(
         AuthFailures.tenant_id == bindparam("tenant_id"), AuthFailures.subject == bindparam("s")

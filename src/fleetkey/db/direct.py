@@ -103,6 +103,7 @@ class Compiled:
     binds: Mapping[str, Processor]
     columns: tuple[str, ...]
     results: tuple[Processor, ...]
+    inserts: bool  # an INSERT of one row of VALUES, without RETURNING
 
 
 def _compile(statement: ClauseElement, dialect: Dialect) -> Compiled:
@@ -122,6 +123,11 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> Compiled:
         columns=tuple(c.key for c in selected),
         results=tuple(
             c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected
+        ),
+        inserts=bool(
+            compiled.isinsert
+            and not compiled.effective_returning
+            and getattr(statement, "select", None) is None  # VALUES, one row
         ),
     )
 
@@ -391,6 +397,43 @@ async def _pg_unit(conn: Any, unit: Unit) -> Done:
                 answer = (_count(await conn.execute(c.sql, *args)), None)
     except StopIteration as finished:
         return finished.value  # type: ignore[no-any-return]
+
+
+def _independent_inserts(unit: Unit) -> bool:
+    """Whether ``unit`` is INSERTs alone that need nothing from one another: no returned
+    values, no row guards."""
+    return all(
+        c.inserts
+        and step.returns is None
+        and step.rows is None
+        and not any(isinstance(v, Ref) for v in step.params.values())
+        for c, step in unit
+    )
+
+
+async def _pg_batched_inserts(
+    conn: Any, batch: list[Pending], taken: Mapping[int, Outcome]
+) -> dict[int, Outcome]:
+    """Units of independent INSERTs with the same statements in the same order (a device
+    with its history and audit rows), many in one commit: one ``executemany`` per statement
+    for all of them, a round trip each instead of one per row. Their outcomes by position
+    in ``batch``. A failure fails the whole transaction, whose units then run one by one."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for index, (unit, _) in enumerate(batch):
+        if index not in taken and _independent_inserts(unit):
+            shape = tuple(id(step.statement) for _, step in unit)
+            groups.setdefault(shape, []).append(index)
+    outcomes: dict[int, Outcome] = {}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        first = batch[members[0]][0]
+        for position, (c, _) in enumerate(first):
+            rows = [_args(c, batch[i][0][position][1].params) for i in members]
+            await conn.executemany(c.sql, rows)
+        for index in members:
+            outcomes[index] = Done([1] * len(first), {})
+    return outcomes
 
 
 def _outcomes_of(finished: asyncio.Future[list[Outcome]]) -> list[Outcome]:
@@ -816,6 +859,7 @@ class DirectStore:
             # nothing, so the rest go on; anything else fails the shared transaction.
             async with pool.acquire() as conn, conn.transaction():
                 together = await self._pg_batched_updates(conn, batch)
+                together.update(await _pg_batched_inserts(conn, batch, together))
                 for index, (unit, _) in enumerate(batch):
                     if index in together:
                         outcomes.append(together[index])
