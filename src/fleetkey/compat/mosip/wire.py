@@ -53,14 +53,6 @@ def _plainly_storable(raw: bytes) -> bool:
 MAX_DEPTH = 32  # MOSIP's bodies nest 4 deep; a digitalId is stored and signed as sent
 
 
-def _loads(raw: bytes | str) -> Any:
-    """``json.loads`` refusing NaN, Infinity and numbers beyond a double (``1e400``).
-
-    Neither PostgreSQL's jsonb nor a JSON response can carry them.
-    """
-    return json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
-
-
 def _not_a_number(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -70,6 +62,21 @@ def _finite(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{text} is out of range")
     return value
+
+
+# Made once: ``json.loads`` with hooks builds a decoder per call (validate is a hot path).
+_DECODER = json.JSONDecoder(parse_constant=_not_a_number, parse_float=_finite)
+
+
+def _loads(raw: bytes | str) -> Any:
+    """``json.loads`` refusing NaN, Infinity and numbers beyond a double (``1e400``).
+
+    Neither PostgreSQL's jsonb nor a JSON response can carry them. Bytes are read as
+    ``json.loads`` reads them (UTF-8, -16 or -32; a lone surrogate passes).
+    """
+    if isinstance(raw, bytes):
+        raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
+    return _DECODER.decode(raw)
 
 
 def check_json(value: Any, path: tuple[str, ...]) -> None:
