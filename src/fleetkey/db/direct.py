@@ -411,29 +411,71 @@ def _independent_inserts(unit: Unit) -> bool:
     )
 
 
-async def _pg_batched_inserts(
-    conn: Any, batch: list[Pending], taken: Mapping[int, Outcome]
-) -> dict[int, Outcome]:
+def _insert_groups(batch: list[Pending], taken: set[int]) -> list[list[int]]:
     """Units of independent INSERTs with the same statements in the same order (a device
-    with its history and audit rows), many in one commit: one ``executemany`` per statement
-    for all of them, a round trip each instead of one per row. Their outcomes by position
-    in ``batch``. A failure fails the whole transaction, whose units then run one by one."""
+    with its history and audit rows), two or more, among those not ``taken``: each group
+    runs as one ``executemany`` per statement, a round trip each instead of one per row."""
     groups: dict[tuple[int, ...], list[int]] = {}
     for index, (unit, _) in enumerate(batch):
         if index not in taken and _independent_inserts(unit):
             shape = tuple(id(step.statement) for _, step in unit)
             groups.setdefault(shape, []).append(index)
-    outcomes: dict[int, Outcome] = {}
-    for members in groups.values():
-        if len(members) < 2:
+    return [members for members in groups.values() if len(members) >= 2]
+
+
+def _update_groups(batch: list[Pending]) -> list[list[int]]:
+    """Units of one batchable UPDATE alone, two or more with different keys: each group
+    runs as one statement (``Statement``); a second unit for a key runs after, alone."""
+    groups: dict[int, list[int]] = {}
+    keys: set[tuple[int, Any]] = set()
+    for index, (unit, _) in enumerate(batch):
+        step = unit[0][1]
+        statement = step.statement
+        if len(unit) != 1 or not statement.batches_updates or step.returns is not None:
             continue
-        first = batch[members[0]][0]
-        for position, (c, _) in enumerate(first):
-            rows = [_args(c, batch[i][0][position][1].params) for i in members]
-            await conn.executemany(c.sql, rows)
-        for index in members:
-            outcomes[index] = Done([1] * len(first), {})
-    return outcomes
+        key = (id(statement), step.params.get(statement.batch_param or ""))
+        if key in keys:
+            continue
+        keys.add(key)
+        groups.setdefault(id(statement), []).append(index)
+    return [members for members in groups.values() if len(members) >= 2]
+
+
+@dataclass
+class _PgPlan:
+    """How one commit's units reach PostgreSQL."""
+
+    updates: list[list[int]]
+    inserts: list[list[int]]
+    alone: list[int]  # units run statement by statement
+
+    @classmethod
+    def of(cls, batch: list[Pending]) -> _PgPlan:
+        updates = _update_groups(batch)
+        taken = {index for members in updates for index in members}
+        inserts = _insert_groups(batch, taken)
+        taken.update(index for members in inserts for index in members)
+        return cls(updates, inserts, [i for i in range(len(batch)) if i not in taken])
+
+    def atomic_alone(self, batch: list[Pending]) -> bool:
+        """Whether the plan is one statement that needs no transaction around it: not a
+        step whose row count is checked after it ran (undoing it needs a rollback)."""
+        statements = (
+            len(self.updates)
+            + sum(len(batch[members[0]][0]) for members in self.inserts)
+            + sum(len(batch[index][0]) for index in self.alone)
+        )
+        return statements == 1 and all(
+            step.rows is None for index in self.alone for _, step in batch[index][0]
+        )
+
+
+async def _pg_inserts_together(conn: Any, batch: list[Pending], members: list[int]) -> Done:
+    first = batch[members[0]][0]
+    for position, (c, _) in enumerate(first):
+        rows = [_args(c, batch[i][0][position][1].params) for i in members]
+        await conn.executemany(c.sql, rows)
+    return Done([1] * len(first), {})
 
 
 def _outcomes_of(finished: asyncio.Future[list[Outcome]]) -> list[Outcome]:
@@ -853,23 +895,15 @@ class DirectStore:
 
     async def _flush_pg(self, batch: list[Pending]) -> None:
         pool = await self._pg()
-        outcomes: list[Outcome] = []
+        plan = _PgPlan.of(batch)
         try:
-            # No savepoints (each is a round trip): a unit refused at its first step wrote
-            # nothing, so the rest go on; anything else fails the shared transaction.
-            async with pool.acquire() as conn, conn.transaction():
-                together = await self._pg_batched_updates(conn, batch)
-                together.update(await _pg_batched_inserts(conn, batch, together))
-                for index, (unit, _) in enumerate(batch):
-                    if index in together:
-                        outcomes.append(together[index])
-                        continue
-                    try:
-                        outcomes.append(await _pg_unit(conn, unit))
-                    except UnitRefused as refused:
-                        if refused.step != 0 or len(batch) == 1:
-                            raise
-                        outcomes.append(refused)
+            async with pool.acquire() as conn:
+                if plan.atomic_alone(batch):
+                    # One statement is atomic on its own: no BEGIN and COMMIT round trips.
+                    outcomes = await self._pg_batch(conn, batch, plan)
+                else:
+                    async with conn.transaction():
+                        outcomes = await self._pg_batch(conn, batch, plan)
         except Exception as exc:
             if len(batch) == 1:
                 _deliver(batch, [exc])
@@ -884,41 +918,46 @@ class DirectStore:
                     outcomes.append(single)
         _deliver(batch, outcomes)
 
-    async def _pg_batched_updates(self, conn: Any, batch: list[Pending]) -> dict[int, Outcome]:
-        """Units of one batchable UPDATE alone, as one statement per UPDATE: their outcomes
-        by position in ``batch`` (the rest run one by one)."""
-        groups: dict[int, list[int]] = {}
-        keys: set[tuple[int, Any]] = set()
-        for index, (unit, _) in enumerate(batch):
-            step = unit[0][1]
-            statement = step.statement
-            if len(unit) != 1 or not statement.batches_updates or step.returns is not None:
-                continue
-            key = (id(statement), step.params.get(statement.batch_param or ""))
-            if key in keys:
-                continue
-            keys.add(key)
-            groups.setdefault(id(statement), []).append(index)
+    async def _pg_batch(self, conn: Any, batch: list[Pending], plan: _PgPlan) -> list[Outcome]:
+        """The batch's units as ``plan`` says, their outcomes in batch order. No savepoints
+        (each is a round trip): a unit refused at its first step wrote nothing, so the rest
+        go on; anything else fails the shared transaction."""
         outcomes: dict[int, Outcome] = {}
-        for members in groups.values():
-            if len(members) < 2:
-                continue
-            statement = batch[members[0]][0][0][1].statement
-            assert statement.batched is not None
-            c = statement.batched.compiled(self._dialect)
-            params: dict[str, Any] = {
-                name: [batch[i][0][0][1].params[name] for i in members]
-                for name in statement.batched_params
-            }
-            params[BATCH_ORD] = members
-            touched = {record[0] for record in await conn.fetch(c.sql, *_args(c, params))}
-            for index in members:
-                step = batch[index][0][0][1]
-                rows = 1 if index in touched else 0
-                if step.rows is not None and rows != step.rows:
-                    outcomes[index] = UnitRefused(0)
-                else:
-                    outcomes[index] = Done([rows], {})
+        for members in plan.updates:
+            outcomes.update(await self._pg_update_together(conn, batch, members))
+        for members in plan.inserts:
+            done = await _pg_inserts_together(conn, batch, members)
+            outcomes.update(dict.fromkeys(members, done))
+        for index in plan.alone:
+            try:
+                outcomes[index] = await _pg_unit(conn, batch[index][0])
+            except UnitRefused as refused:
+                if refused.step != 0 or len(batch) == 1:
+                    raise
+                outcomes[index] = refused
+        return [outcomes[index] for index in range(len(batch))]
+
+    async def _pg_update_together(
+        self, conn: Any, batch: list[Pending], members: list[int]
+    ) -> dict[int, Outcome]:
+        """One group of ``_update_groups`` as its one statement: outcomes by position."""
+        statement = batch[members[0]][0][0][1].statement
+        assert statement.batched is not None
+        c = statement.batched.compiled(self._dialect)
+        params: dict[str, Any] = {
+            name: [batch[i][0][0][1].params[name] for i in members]
+            for name in statement.batched_params
+        }
+        params[BATCH_ORD] = members
+        touched = {record[0] for record in await conn.fetch(c.sql, *_args(c, params))}
+        outcomes: dict[int, Outcome] = {}
+        for index in members:
+            step = batch[index][0][0][1]
+            rows = 1 if index in touched else 0
+            if step.rows is not None and rows != step.rows:
+                outcomes[index] = UnitRefused(0)
+            else:
+                outcomes[index] = Done([rows], {})
         return outcomes
 
     async def close(self) -> None:
