@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from fleetkey.api.hot import HotResponse
+from fleetkey.api.hot import MAX_HOT_BODY, HotResponse
 from fleetkey.app import create_app
 from fleetkey.compat.mosip import envelope
 from fleetkey.runtime import Runtime
@@ -24,6 +24,7 @@ from fleetkey.tenants import scopes
 from tests.compat.mosip import doc
 from tests.conftest import new_caller
 
+REGISTER_PATH = "/v1/masterdata/registereddevices"
 VALIDATE_PATHS = (
     "/v1/masterdata/deviceprovidermanagement/validate",
     "/masterdata/deviceprovidermanagement/validate",
@@ -114,6 +115,67 @@ async def test_the_hot_and_the_routed_answers_are_the_same(
         status, body, _ = await _same(both, path, json=doc.VALIDATE, headers=validator.headers)
         assert status == 200 and body["response"] is None
         assert body["errors"][0]["message"] == "Device is marked Inactive or not found"
+
+
+async def test_registration_is_answered_the_same_hot_and_routed(
+    both: tuple[httpx.AsyncClient, httpx.AsyncClient], runtime: Runtime
+) -> None:
+    writer = await new_caller(runtime, [scopes.REGISTRY_WRITE])
+    body = doc.registration("no-such-provider")
+    status, answer, _ = await _same(both, REGISTER_PATH, json=body)
+    assert (status, answer["errors"]) == (
+        200,
+        [{"errorCode": "KER-ATH-401", "message": "Authentication Failed"}],
+    )
+    status, answer, _ = await _same(both, REGISTER_PATH, json=body, headers=writer.headers)
+    assert (status, answer["id"], answer["response"]) == (200, envelope.DEVICE_REGISTER.id, None)
+    assert answer["errors"] == [
+        {
+            "errorCode": "ADM-DPM-032",
+            "message": "Device Provider ID/Name does not exist in the list of Registered "
+            "Device Providers",
+        }
+    ]
+
+
+async def test_a_huge_body_is_not_read_past_the_limit(runtime: Runtime) -> None:
+    """An endless upload to a hot path: reading stops just past ``MAX_HOT_BODY`` and the
+    surface refuses it in its own envelope."""
+    app = create_app(runtime.settings, runtime)
+    validator = await new_caller(runtime, [scopes.REGISTRY_VALIDATE])
+    chunk = b" " * 65_536
+    received = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        received += 1
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": VALIDATE_PATHS[0],
+        "raw_path": VALIDATE_PATHS[0].encode(),
+        "query_string": b"",
+        "headers": [(b"authorization", f"Bearer {validator.token}".encode())],
+    }
+    await app(scope, receive, send)
+    assert received == MAX_HOT_BODY // len(chunk) + 1
+    assert sent[0]["status"] == 200
+    body = json.loads(sent[1]["body"])
+    assert (body["response"], body["errors"]) == (
+        None,
+        [
+            {
+                "errorCode": "KER-MSD-999",
+                "message": "Invalid Format in field : request (body larger than 1 MB)",
+            }
+        ],
+    )
 
 
 async def test_the_hot_dispatch_gives_every_answer_a_request_id(

@@ -124,6 +124,12 @@ def openapi_json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+# No hot path takes more than this (each surface refuses a body over its own limit, at
+# most 1 MB, in its own envelope): reading stops just past it, so a huge body is never
+# held in memory and its handler still sees that it is too large.
+MAX_HOT_BODY = 1_000_000
+
+
 @dataclass(frozen=True)
 class HotPattern:
     """A hot path with parameters in it: ``path`` must match the whole path (``prefix``, a
@@ -167,11 +173,14 @@ class HotRoutes:
 
     async def serve(self, route: HotRoute, scope: Scope, receive: Receive, send: Send) -> None:
         chunks: list[bytes] = []
-        while True:
+        size = 0
+        while size <= MAX_HOT_BODY:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
             if not message.get("more_body", False):
                 break
         # What RequestIdMiddleware does for routed requests.
