@@ -40,6 +40,7 @@ from fleetkey.channels import senders
 from fleetkey.channels.models import FAILED, PENDING, RETRYING, SENT, Challenge
 from fleetkey.clock import utcnow
 from fleetkey.config import Settings
+from fleetkey.credentials.randomness import random_text
 from fleetkey.credentials.vault import Vault
 from fleetkey.db.session import Database
 from fleetkey.errors import DomainError, not_found
@@ -116,7 +117,7 @@ async def create_challenge(
     if device.device_status != ACTIVE:
         raise DomainError("challenge.device_inactive", "the device is blocked or deactivated", 409)
     challenge_id = str(uuid.uuid4())
-    code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+    code = random_text("0123456789", CODE_DIGITS)
     nonce = secrets.token_urlsafe(24) if channel == "mobile_application" else None
     message = senders.Message(
         challenge_id,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import secrets
 import string
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from fleetkey.credentials.randomness import random_text
 from fleetkey.credentials.vault import Vault
 
 GENERATED = "keyed"  # HMAC-SHA256 under the pepper
@@ -38,7 +38,7 @@ def generate_password(length: int = GENERATED_LENGTH) -> str:
     """A random password with at least one digit, upper, lower and special character."""
     alphabet = string.ascii_letters + string.digits + SPECIALS
     while True:
-        candidate = "".join(secrets.choice(alphabet) for _ in range(length))
+        candidate = random_text(alphabet, length)
         if (
             any(c.isdigit() for c in candidate)
             and any(c.isupper() for c in candidate)

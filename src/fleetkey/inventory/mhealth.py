@@ -7,7 +7,6 @@ default), works once, and locks after too many wrong tries until it is recreated
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetkey.audit.service import emit, emit_step, update_entity
 from fleetkey.clock import utcnow
+from fleetkey.credentials.randomness import random_text
 from fleetkey.credentials.vault import Vault
 from fleetkey.db.direct import INTEGRITY_ERRORS, Statement, Step, UnitRefused
 from fleetkey.db.session import Database
@@ -43,7 +43,7 @@ ACCESS_ID_LENGTH, OTP_LENGTH = 6, 8
 
 
 def _random(length: int) -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+    return random_text(ALPHABET, length)
 
 
 def _rule(code: str, message: str) -> DomainError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import string
 import time
 import uuid
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetkey.audit.service import create_entity, creation_steps, emit, update_entity
 from fleetkey.clock import utcnow
+from fleetkey.credentials.randomness import random_text
 from fleetkey.credentials.vault import Vault
 from fleetkey.db.direct import Step
 from fleetkey.errors import DomainError, FieldProblem, ValidationFailed, conflict, not_found
@@ -293,7 +293,7 @@ class ProductRef:
 
 def _client_id() -> str:
     alphabet = string.ascii_letters + string.digits
-    return f"D{int(time.time() * 1000)}{''.join(secrets.choice(alphabet) for _ in range(6))}"
+    return f"D{int(time.time() * 1000)}{random_text(alphabet, 6)}"
 
 
 async def _resolve_product(

@@ -16,6 +16,7 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fleetkey.credentials.randomness import random_text
 from fleetkey.credentials.replay import first_use
 from fleetkey.credentials.vault import Vault
 from fleetkey.runtime import Runtime
@@ -49,9 +50,7 @@ def sign(
 async def new_app_key(
     session: AsyncSession, vault: Vault, tenant_id: str, name: str
 ) -> tuple[str, str]:
-    app_id = "app_" + "".join(
-        secrets.choice(string.ascii_lowercase + string.digits) for _ in range(16)
-    )
+    app_id = "app_" + random_text(string.ascii_lowercase + string.digits, 16)
     secret = secrets.token_urlsafe(32)
     session.add(
         AppKey(

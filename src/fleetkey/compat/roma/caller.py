@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from fleetkey.api.auth import bearer_token
 from fleetkey.compat.roma import signing
+from fleetkey.credentials.randomness import random_text
 from fleetkey.credentials.replay import first_use
 from fleetkey.credentials.vault import Vault
 from fleetkey.runtime import Runtime
@@ -72,7 +73,7 @@ async def new_access_key(
     session: AsyncSession, vault: Vault, tenant_id: str, name: str
 ) -> tuple[str, str]:
     """A new AK/SK pair (full access to the tenant). The SK is returned once, stored sealed."""
-    ak = "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(20))
+    ak = random_text(string.ascii_uppercase + string.digits, 20)
     sk = secrets.token_urlsafe(30)
     session.add(
         AccessKey(
