@@ -423,11 +423,13 @@ def _insert_groups(batch: list[Pending], taken: set[int]) -> list[list[int]]:
     return [members for members in groups.values() if len(members) >= 2]
 
 
-def _update_groups(batch: list[Pending]) -> list[list[int]]:
+def _update_groups(batch: list[Pending]) -> tuple[list[list[int]], list[int]]:
     """Units of one batchable UPDATE alone, two or more with different keys: each group
-    runs as one statement (``Statement``); a second unit for a key runs after, alone."""
+    runs as one statement (``Statement``). Also the units for a key already in a group:
+    they run after it, one by one in turn."""
     groups: dict[int, list[int]] = {}
     keys: set[tuple[int, Any]] = set()
+    again: list[int] = []
     for index, (unit, _) in enumerate(batch):
         step = unit[0][1]
         statement = step.statement
@@ -435,39 +437,49 @@ def _update_groups(batch: list[Pending]) -> list[list[int]]:
             continue
         key = (id(statement), step.params.get(statement.batch_param or ""))
         if key in keys:
+            again.append(index)
             continue
         keys.add(key)
         groups.setdefault(id(statement), []).append(index)
-    return [members for members in groups.values() if len(members) >= 2]
+    return [members for members in groups.values() if len(members) >= 2], again
 
 
 @dataclass
 class _PgPlan:
-    """How one commit's units reach PostgreSQL."""
+    """How one commit's units reach PostgreSQL: first the batched statements (one
+    transaction), then every other unit on a connection and in a transaction of its own,
+    all at once, so that the round trips of units of several statements overlap instead of
+    queueing in one transaction; last, one by one, the units for a key a batched UPDATE
+    already had (so that their outcomes are those of updates in turn)."""
 
     updates: list[list[int]]
     inserts: list[list[int]]
-    alone: list[int]  # units run statement by statement
+    alone: list[int]
+    in_turn: list[int]
 
     @classmethod
     def of(cls, batch: list[Pending]) -> _PgPlan:
-        updates = _update_groups(batch)
+        updates, again = _update_groups(batch)
         taken = {index for members in updates for index in members}
         inserts = _insert_groups(batch, taken)
         taken.update(index for members in inserts for index in members)
-        return cls(updates, inserts, [i for i in range(len(batch)) if i not in taken])
+        later = [index for index in again if index not in taken]
+        taken.update(later)
+        alone = [index for index in range(len(batch)) if index not in taken]
+        return cls(updates, inserts, alone, later)
 
-    def atomic_alone(self, batch: list[Pending]) -> bool:
-        """Whether the plan is one statement that needs no transaction around it: not a
-        step whose row count is checked after it ran (undoing it needs a rollback)."""
-        statements = (
-            len(self.updates)
-            + sum(len(batch[members[0]][0]) for members in self.inserts)
-            + sum(len(batch[index][0]) for index in self.alone)
-        )
-        return statements == 1 and all(
-            step.rows is None for index in self.alone for _, step in batch[index][0]
-        )
+    def grouped(self) -> list[int]:
+        return [index for members in (*self.updates, *self.inserts) for index in members]
+
+    def grouped_statements(self, batch: list[Pending]) -> int:
+        return len(self.updates) + sum(len(batch[members[0]][0]) for members in self.inserts)
+
+
+def _needs_transaction(unit: Unit) -> bool:
+    """More than one statement, or one whose row count is checked after it ran (undoing
+    it needs a rollback): a single statement is atomic on its own, without the BEGIN and
+    COMMIT round trips."""
+    return len(unit) > 1 or unit[0][1].rows is not None
 
 
 async def _pg_inserts_together(conn: Any, batch: list[Pending], members: list[int]) -> Done:
@@ -896,46 +908,57 @@ class DirectStore:
     async def _flush_pg(self, batch: list[Pending]) -> None:
         pool = await self._pg()
         plan = _PgPlan.of(batch)
+        outcomes: dict[int, Outcome] = {}
+        if plan.updates or plan.inserts:
+            await self._pg_grouped(pool, batch, plan, outcomes)
+        await asyncio.gather(*(self._pg_alone(pool, batch, i, outcomes) for i in plan.alone))
+        for index in plan.in_turn:
+            await self._pg_alone(pool, batch, index, outcomes)
+        _deliver(batch, [outcomes[index] for index in range(len(batch))])
+
+    async def _pg_alone(
+        self, pool: Any, batch: list[Pending], index: int, outcomes: dict[int, Outcome]
+    ) -> None:
+        unit = batch[index][0]
         try:
             async with pool.acquire() as conn:
-                if plan.atomic_alone(batch):
-                    # One statement is atomic on its own: no BEGIN and COMMIT round trips.
-                    outcomes = await self._pg_batch(conn, batch, plan)
+                if _needs_transaction(unit):
+                    async with conn.transaction():
+                        outcomes[index] = await _pg_unit(conn, unit)
+                else:
+                    outcomes[index] = await _pg_unit(conn, unit)
+        except Exception as exc:
+            outcomes[index] = exc
+
+    async def _pg_grouped(
+        self, pool: Any, batch: list[Pending], plan: _PgPlan, outcomes: dict[int, Outcome]
+    ) -> None:
+        """The batched statements in one transaction (none around a single one: a batched
+        UPDATE refuses a unit by touching none of its rows). When one fails, their units
+        run each on its own instead."""
+        together: dict[int, Outcome] = {}
+        try:
+            async with pool.acquire() as conn:
+                if plan.grouped_statements(batch) == 1:
+                    await self._pg_groups(conn, batch, plan, together)
                 else:
                     async with conn.transaction():
-                        outcomes = await self._pg_batch(conn, batch, plan)
-        except Exception as exc:
-            if len(batch) == 1:
-                _deliver(batch, [exc])
-                return
-            # One unit failed and took the others with it: each on its own, then.
-            outcomes = []
-            for unit, _ in batch:
-                try:
-                    async with pool.acquire() as conn, conn.transaction():
-                        outcomes.append(await _pg_unit(conn, unit))
-                except Exception as single:
-                    outcomes.append(single)
-        _deliver(batch, outcomes)
+                        await self._pg_groups(conn, batch, plan, together)
+        except Exception:
+            await asyncio.gather(
+                *(self._pg_alone(pool, batch, index, outcomes) for index in plan.grouped())
+            )
+            return
+        outcomes.update(together)
 
-    async def _pg_batch(self, conn: Any, batch: list[Pending], plan: _PgPlan) -> list[Outcome]:
-        """The batch's units as ``plan`` says, their outcomes in batch order. No savepoints
-        (each is a round trip): a unit refused at its first step wrote nothing, so the rest
-        go on; anything else fails the shared transaction."""
-        outcomes: dict[int, Outcome] = {}
+    async def _pg_groups(
+        self, conn: Any, batch: list[Pending], plan: _PgPlan, outcomes: dict[int, Outcome]
+    ) -> None:
         for members in plan.updates:
             outcomes.update(await self._pg_update_together(conn, batch, members))
         for members in plan.inserts:
             done = await _pg_inserts_together(conn, batch, members)
             outcomes.update(dict.fromkeys(members, done))
-        for index in plan.alone:
-            try:
-                outcomes[index] = await _pg_unit(conn, batch[index][0])
-            except UnitRefused as refused:
-                if refused.step != 0 or len(batch) == 1:
-                    raise
-                outcomes[index] = refused
-        return [outcomes[index] for index in range(len(batch))]
 
     async def _pg_update_together(
         self, conn: Any, batch: list[Pending], members: list[int]
