@@ -145,9 +145,10 @@ def create_store(backend: str, work_dir: Path, pg_admin_dsn: str = DEFAULT_PG_DS
 def analyze_store(store: Store) -> None:
     """Refresh the planner's statistics after bulk seeding, as PostgreSQL's autovacuum (and
     any SQLite deployment's ``PRAGMA optimize``) would soon after in service. Without them
-    a freshly filled table can be read through the wrong index. On PostgreSQL also VACUUM:
-    otherwise autovacuum does it for the bulk inserts during the measured runs, on the
-    same two cores."""
+    a freshly filled table can be read through the wrong index. On PostgreSQL also VACUUM,
+    as autovacuum would have done in service (this machine's runs without it): it sets the
+    hint bits and the visibility map, work the first reads of the measured runs would
+    otherwise do on the same two cores."""
     if store.backend == "postgresql":
         asyncio.run(_pg_admin(store.asyncpg_dsn, "VACUUM ANALYZE"))
     else:
