@@ -19,8 +19,8 @@ def random_text(alphabet: str, length: int) -> str:
     unbiased = 256 - 256 % size  # bytes below this map evenly onto the alphabet
     out: list[str] = []
     while len(out) < length:
-        # Twice the need: more than enough in one call for any alphabet of 129 or more
-        # characters; smaller ones keep at least half of the bytes on average.
+        # Twice the need: whatever the alphabet, more than half of all bytes are usable,
+        # so one call nearly always suffices.
         for byte in secrets.token_bytes(2 * (length - len(out))):
             if byte < unbiased:
                 out.append(alphabet[byte % size])

@@ -13,16 +13,18 @@ types (so a ``UTCDateTime`` reads back as an aware datetime on both stores).
   its own, so it never blocks the loop that the lock holder (an ORM unit of work in this
   process) needs in order to finish.
 - PostgreSQL: an asyncpg pool per process; asyncpg prepares each statement once per
-  connection. One commit is in flight per process; writes asked for meanwhile go into the
-  next one together (group commit), since each commit costs a WAL flush. A round trip
-  costs far more than a row, so statements declared with ``batch_on`` go many at once
-  (see ``Statement``).
+  connection. One batch of units is in flight per process; writes asked for meanwhile go
+  into the next one together (group commit), since each commit costs a WAL flush. A round
+  trip costs far more than a row, so statements declared with ``batch_on`` go many at
+  once (see ``Statement``), as do units of independent INSERTs; the other units of a
+  batch run side by side, each in its own transaction, so that their round trips overlap
+  (``_PgPlan``).
 
 Each read is one statement. A write is a *unit*: one statement, or a few that stand or
 fall together (``run``: a device with its history and audit rows), where a step may use a
 value an earlier step returned and may insist on touching exactly so many rows (a claim).
-Units asked for in the same turn of the event loop share one commit, each keeping its own
-outcome. Anything that needs reads between its writes belongs in a unit of work
+Units asked for in the same turn of the event loop go together (on SQLite in one commit),
+each keeping its own outcome. Anything that needs reads between its writes belongs in a unit of work
 (``Database.unit_of_work``).
 """
 
@@ -482,12 +484,15 @@ def _needs_transaction(unit: Unit) -> bool:
     return len(unit) > 1 or unit[0][1].rows is not None
 
 
-async def _pg_inserts_together(conn: Any, batch: list[Pending], members: list[int]) -> Done:
+async def _pg_inserts_together(
+    conn: Any, batch: list[Pending], members: list[int]
+) -> dict[int, Outcome]:
+    """One group of ``_insert_groups``: outcomes by position."""
     first = batch[members[0]][0]
     for position, (c, _) in enumerate(first):
         rows = [_args(c, batch[i][0][position][1].params) for i in members]
         await conn.executemany(c.sql, rows)
-    return Done([1] * len(first), {})
+    return {index: Done([1] * len(first), {}) for index in members}
 
 
 def _outcomes_of(finished: asyncio.Future[list[Outcome]]) -> list[Outcome]:
@@ -829,10 +834,11 @@ class DirectStore:
         """Run the steps as one unit: all of them commit, or none (``UnitRefused`` when a
         step's ``rows`` did not match, or the error of the step that failed).
 
-        Units asked for in the same turn of the event loop commit together, in one
-        transaction (each keeps its own outcome): a commit costs far more than the
-        statements, and a busy loop turns over many requests at once. Each caller still
-        returns only after its unit has committed.
+        Units asked for in the same turn of the event loop go together (each keeps its
+        own outcome): on SQLite in one transaction, on PostgreSQL as ``_PgPlan`` says; a
+        commit or a round trip costs far more than the statements, and a busy loop turns
+        over many requests at once. Each caller still returns only after its unit has
+        committed.
         """
         unit = [(step.statement.compiled(self._dialect), step) for step in steps]
         loop = asyncio.get_running_loop()
@@ -957,8 +963,7 @@ class DirectStore:
         for members in plan.updates:
             outcomes.update(await self._pg_update_together(conn, batch, members))
         for members in plan.inserts:
-            done = await _pg_inserts_together(conn, batch, members)
-            outcomes.update(dict.fromkeys(members, done))
+            outcomes.update(await _pg_inserts_together(conn, batch, members))
 
     async def _pg_update_together(
         self, conn: Any, batch: list[Pending], members: list[int]
