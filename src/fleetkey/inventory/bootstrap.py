@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -122,11 +122,6 @@ _PAIR = Statement(
 )
 _DEVICE_COLUMNS = tuple(c.key for c in MhealthDevice.__table__.columns)
 _CLAIM = Statement(mhealth.claim_statement())
-_LINK = Statement(
-    update(MhealthDevice)
-    .where(MhealthDevice.id == bindparam("device"))
-    .values(thing_id=bindparam("thing_id"))
-)
 # The kit type's product id, per store and (tenant, study, kit type): made once, then only
 # read. One that was deleted since is noticed by the device's foreign key (and made again).
 _PRODUCTS: WeakKeyDictionary[Database, dict[tuple[str, str, str], int]] = WeakKeyDictionary()
@@ -198,6 +193,9 @@ async def _issue(
             now,
         )
         unit = [
+            *creation,
+            # The claim links the device just made: one update of the registration's row.
+            # Refused (another redeemed it a moment ago), the whole unit is undone.
             Step(
                 _CLAIM,
                 {
@@ -205,11 +203,10 @@ async def _issue(
                     "access_id": device.access_id,
                     "otp_hash": device.otp_hash,
                     "now": now,
+                    "thing_id": Ref("id"),
                 },
                 rows=1,
             ),
-            *creation,
-            Step(_LINK, {"device": device.id, "thing_id": Ref("id")}),
             emit_step(
                 actor,
                 "bootstrap",

@@ -497,9 +497,9 @@ async def count_failure(session: AsyncSession, device_id: str, access_id: str) -
 
 
 def claim_statement() -> Update:
-    """Use the pair (binds: device, access_id, otp_hash, now): it touches one row for
-    exactly one of any concurrent callers, none once the pair was used, replaced or the
-    registration ended."""
+    """Use the pair and link the connected device made for it (binds: device, access_id,
+    otp_hash, now, thing_id): it touches one row for exactly one of any concurrent callers,
+    none once the pair was used, replaced or the registration ended."""
     return (
         update(MhealthDevice)
         .where(
@@ -510,5 +510,9 @@ def claim_statement() -> Update:
             MhealthDevice.bootstrapped_at.is_(None),
             MhealthDevice.deregistered_at.is_(None),
         )
-        .values(otp_used_at=bindparam("now"), bootstrapped_at=bindparam("now"))
+        .values(
+            otp_used_at=bindparam("now"),
+            bootstrapped_at=bindparam("now"),
+            thing_id=bindparam("thing_id"),
+        )
     )
