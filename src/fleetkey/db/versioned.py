@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -44,38 +44,35 @@ class VersionedMixin:
 
 # How a column of a new row is filled when not given: a constant, a function, or None.
 _Fill = tuple[str, Any, Callable[[Any], Any] | None]
+_T = TypeVar("_T")
 # Per model, worked out once: what ``snapshot_of`` and ``new_row`` walk for every write.
 _SNAPSHOT_KEYS: dict[type, tuple[str, ...]] = {}
 _FILLS: dict[type, tuple[_Fill, ...]] = {}
 
 
-def _snapshot_keys(model: type[VersionedMixin]) -> tuple[str, ...]:
-    hit = _SNAPSHOT_KEYS.get(model)
+def _per_model(known: dict[type, _T], model: type[VersionedMixin], make: Callable[[Any], _T]) -> _T:
+    hit = known.get(model)
     if hit is None:
-        columns = model.__table__.columns  # type: ignore[attr-defined]
-        hit = tuple(c.key for c in columns if c.key not in model.SNAPSHOT_EXCLUDE)
-        _SNAPSHOT_KEYS[model] = hit
+        hit = known[model] = make(model)
     return hit
+
+
+def _snapshot_keys(model: type[VersionedMixin]) -> tuple[str, ...]:
+    columns = model.__table__.columns  # type: ignore[attr-defined]
+    return tuple(c.key for c in columns if c.key not in model.SNAPSHOT_EXCLUDE)
 
 
 def snapshot_of(model: type[VersionedMixin], value: Callable[[str], Any]) -> dict[str, Any]:
     """What history and audit keep of an entity: every column but its secrets, datetimes as
     ISO text (``value`` gives a column's value by key)."""
     out: dict[str, Any] = {}
-    for key in _snapshot_keys(model):
+    for key in _per_model(_SNAPSHOT_KEYS, model, _snapshot_keys):
         v = value(key)
         out[key] = iso_millis(v) if isinstance(v, datetime) else v
     return out
 
 
 def _fills(model: type[VersionedMixin]) -> tuple[_Fill, ...]:
-    hit = _FILLS.get(model)
-    if hit is None:
-        hit = _FILLS[model] = _fills_of(model)
-    return hit
-
-
-def _fills_of(model: type[VersionedMixin]) -> tuple[_Fill, ...]:
     fills: list[_Fill] = []
     for column in model.__table__.columns:  # type: ignore[attr-defined]
         if column.primary_key and column.autoincrement is True:
@@ -94,7 +91,7 @@ def new_row(model: type[VersionedMixin], given: Mapping[str, Any]) -> dict[str, 
     """Every column of a new row but its generated id: ``given``, else the column's Python
     default, else None (what the ORM would insert, for a Core INSERT of all columns)."""
     row: dict[str, Any] = {}
-    for key, constant, make in _fills(model):
+    for key, constant, make in _per_model(_FILLS, model, _fills):
         if key in given:
             row[key] = given[key]
         elif make is not None:

@@ -211,11 +211,12 @@ async def register(db: Database, actor: Actor, claim: DeviceClaim, window: Times
     Returns the device code.
 
     The references are read before the write, outside its transaction: a provider or
-    catalog entry deactivated in that moment still lets this one registration through (the
-    foreign key keeps a deleted provider out). An AUTH registration, the one a fleet makes
-    at volume, is one direct unit (db/direct.py): its code is a fresh UUID and the live
-    serial rule is the unique index ``uq_registered_devices_live_serial``. A REGISTRATION
-    one reads the white list and may bring a retired device back, in a unit of work.
+    catalog entry deactivated in that moment still lets this one registration through
+    (providers are deactivated, never deleted, so the write cannot lose its provider).
+    An AUTH registration, the one a fleet makes at volume, is one direct unit
+    (db/direct.py): its code is a fresh UUID and the live serial rule is the unique index
+    ``uq_registered_devices_live_serial``. A REGISTRATION one reads the white list and may
+    bring a retired device back, in a unit of work.
     """
     _check_claim(claim)
     if claim.timestamp is None:

@@ -68,15 +68,13 @@ def _finite(text: str) -> float:
 _DECODER = json.JSONDecoder(parse_constant=_not_a_number, parse_float=_finite)
 
 
-def _loads(raw: bytes | str) -> Any:
+def _loads(raw: bytes) -> Any:
     """``json.loads`` refusing NaN, Infinity and numbers beyond a double (``1e400``).
 
-    Neither PostgreSQL's jsonb nor a JSON response can carry them. Bytes are read as
+    Neither PostgreSQL's jsonb nor a JSON response can carry them. The bytes are read as
     ``json.loads`` reads them (UTF-8, -16 or -32; a lone surrogate passes).
     """
-    if isinstance(raw, bytes):
-        raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
-    return _DECODER.decode(raw)
+    return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
 
 
 def check_json(value: Any, path: tuple[str, ...]) -> None:
