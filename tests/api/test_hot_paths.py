@@ -195,10 +195,11 @@ async def test_an_unexpected_failure_answers_in_the_surfaces_envelope(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def broken(token: str | None) -> None:
+    async def broken(db: object, token: str) -> None:
         raise RuntimeError("the store went away")
 
-    monkeypatch.setattr(runtime, "principal", broken)
+    # Every caller check goes through the token verifier.
+    monkeypatch.setattr(runtime.tokens, "verify_until", broken)
     hot, _ = both
     headers = {"Authorization": "Bearer fk_secret-token-value"}
 

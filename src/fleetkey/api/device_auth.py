@@ -14,6 +14,7 @@ A denial never says which part was wrong; the reason is in the audit log.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -52,10 +53,19 @@ def _runtime(request: Request) -> Runtime:
 
 
 async def _broker(rt: Runtime, token: str | None, request_id: str) -> Actor | None:
-    principal = await rt.principal(token)
+    return (await _broker_until(rt, token, request_id))[0]
+
+
+async def _broker_until(
+    rt: Runtime, token: str | None, request_id: str
+) -> tuple[Actor | None, float]:
+    """The broker, and until when (monotonic) its token's check may be trusted."""
+    if not token:
+        return None, 0.0
+    principal, until = await rt.tokens.verify_until(rt.db, token)
     if principal is None or not scopes.allows(principal.scopes, scopes.DEVICE_AUTH):
-        return None
-    return actor_with_id(principal, request_id)
+        return None, 0.0
+    return actor_with_id(principal, request_id), until
 
 
 def _text(data: dict[str, Any], key: str) -> str:
@@ -66,9 +76,30 @@ def _text(data: dict[str, Any], key: str) -> str:
 _NO_BROKER = error_payload("auth.unauthenticated", "a broker token is required")
 
 
+# A reconnect storm asks the same question again and again: the same broker token and the
+# same body. Exact requests recently allowed are remembered by a keyed digest of their
+# Authorization header and body (never the bytes themselves), in an UnchangedCache: any commit
+# anywhere (a reset, a disable, a revoked token) forgets all of them, and an entry never
+# outlives the broker token's own cached check. A repeated request is then answered without
+# parsing or checking anything. Denials are never remembered: each one counts.
+_ALLOWED_REQUESTS = "device_auth.allowed_requests"
+
+
+def _request_key(rt: Runtime, request: HotRequest) -> bytes:
+    # No header value holds a newline, so (header, body) maps to one message and back.
+    return rt.vault.keyed_digest(request.headers.get(b"authorization", b"") + b"\n" + request.body)
+
+
 async def answer_device_auth(rt: Runtime, request: HotRequest) -> HotResponse:
     """``POST /api/v1/auth/device``: a hot path (api/hot.py)."""
-    broker = await _broker(rt, bearer_value(request.header(b"authorization")), request.request_id)
+    remembered = rt.db.direct.cache(_ALLOWED_REQUESTS)
+    key = _request_key(rt, request)
+    until, version = await remembered.lookup(key)
+    if until is not None and until > time.monotonic():
+        return _ALLOWED
+    broker, until = await _broker_until(
+        rt, bearer_value(request.header(b"authorization")), request.request_id
+    )
     if broker is None:
         return HotResponse.json(401, _NO_BROKER)
     try:
@@ -83,10 +114,14 @@ async def answer_device_auth(rt: Runtime, request: HotRequest) -> HotResponse:
         _text(data, "client_id") or _text(data, "clientid") or None,
     )
     decision = await rt.device_auth.check(broker, attempt)
-    return HotResponse(200, _ALLOW_JSON if decision.allowed else _DENY_JSON)
+    if not decision.allowed:
+        return _DENIED
+    remembered.keep(key, until, version)
+    return _ALLOWED
 
 
-_ALLOW_JSON, _DENY_JSON = b'{"result":"allow"}', b'{"result":"deny"}'
+_ALLOWED = HotResponse(200, b'{"result":"allow"}')
+_DENIED = HotResponse(200, b'{"result":"deny"}')
 PATH = "/api/v1/auth/device"
 HOT_ROUTES = {("POST", PATH): HotRoute(answer_device_auth)}
 

@@ -101,15 +101,20 @@ class TokenVerifier:
         self._ttl = ttl
         self._max = max_entries
         self._cache: dict[str, tuple[float, Principal | None]] = {}
-        self._reading: dict[str, asyncio.Future[Principal | None]] = {}
+        self._reading: dict[str, asyncio.Future[tuple[Principal | None, float]]] = {}
 
     async def verify(self, db: Database, token: str) -> Principal | None:
+        return (await self.verify_until(db, token))[0]
+
+    async def verify_until(self, db: Database, token: str) -> tuple[Principal | None, float]:
+        """The principal, and the monotonic time until which this process may go on trusting
+        that answer without asking the store (what anything derived from it must not outlive)."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 256:
-            return None
+            return None, 0.0
         digest = self._vault.keyed_hash(token)
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
+            return hit[1], hit[0]
         while (reading := self._reading.get(digest)) is not None:
             try:
                 return await asyncio.shield(reading)
@@ -119,7 +124,7 @@ class TokenVerifier:
                 # The reading request went away (a client disconnect): read here instead.
         reading = self._reading[digest] = asyncio.get_running_loop().create_future()
         try:
-            principal = await self._read(db, digest)
+            answer = await self._read(db, digest)
         except asyncio.CancelledError:
             reading.cancel()
             raise
@@ -129,10 +134,10 @@ class TokenVerifier:
             raise
         finally:
             del self._reading[digest]
-        reading.set_result(principal)
-        return principal
+        reading.set_result(answer)
+        return answer
 
-    async def _read(self, db: Database, digest: str) -> Principal | None:
+    async def _read(self, db: Database, digest: str) -> tuple[Principal | None, float]:
         read_at = time.monotonic()  # before the read: an entry never outlives its ttl
         row = await db.direct.first(_BY_HASH, digest=digest)
         principal = None
@@ -143,4 +148,4 @@ class TokenVerifier:
         if len(self._cache) >= self._max:
             self._cache.clear()
         self._cache[digest] = (read_at + self._ttl, principal)
-        return principal
+        return principal, read_at + self._ttl
