@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
 import httpx
 
-from tests.conftest import Store
+from fleetkey.app import create_app
+from fleetkey.runtime import Runtime
+from tests.conftest import Store, make_settings
 
 NATIVE_PATHS = {
     "/api/v1/device-providers",
@@ -61,3 +65,16 @@ async def test_unknown_route_uses_the_error_shape(client: httpx.AsyncClient) -> 
     assert response.json() == {
         "error": {"code": "http.404", "message": "Not Found", "details": None}
     }
+
+
+async def test_start_up_puts_what_it_made_out_of_the_collectors_sight(store: Store) -> None:
+    """A worker's start-up objects are frozen (``gc.freeze``), so that no full collection
+    under load has to walk them."""
+    settings = make_settings(store)
+    app = create_app(settings, Runtime.build(settings))
+    gc.unfreeze()
+    try:
+        async with app.router.lifespan_context(app):
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()  # the test process is not a worker
