@@ -252,6 +252,23 @@ async def test_a_unit_alone_refused_at_its_first_step_writes_nothing(runtime: Ru
     assert await direct.first(_FAILURES, tenant_id=tenant_id, s="device:3") is None
 
 
+async def test_a_unit_alone_refused_at_its_last_step_undoes_the_first(runtime: Runtime) -> None:
+    """Alone in its batch a unit has no savepoint of its own: the transaction's rollback
+    undoes it, and the next unit finds the store as it was."""
+    tenant_id = await _tenant_with_failures(runtime, "direct-alone-undone", 1)
+    direct = runtime.db.direct
+    try:
+        await direct.run(_add_then_bump(tenant_id, "device:6", "device:9", 1))
+    except UnitRefused as refused:
+        assert refused.step == 1
+    else:
+        raise AssertionError("the unit was not refused")
+    assert await direct.first(_FAILURES, tenant_id=tenant_id, s="device:6") is None
+    done = await direct.run(_add_then_bump(tenant_id, "device:7", "device:0", 1))
+    assert done.rows == [1, 1] and done.returned == {"count": 4}
+    assert await _failure_counts(runtime, tenant_id) == {"device:0": 40, "device:7": 4}
+
+
 _ADD_ROW = Statement(
     insert(AuthFailures).values(
         tenant_id=bindparam("tenant_id"),

@@ -299,7 +299,9 @@ def _resolved(params: Mapping[str, Any], returned: dict[str, Any]) -> Mapping[st
 
 # What a driver answers for one statement: rows touched, and the first returned value.
 Answer = tuple[int, Any]
-Unit = list[tuple[Compiled, Step]]
+# Each step with its arguments bound ahead when it needs nothing from an earlier step (on
+# SQLite, so that the write lock is not held while values are converted), else None.
+Unit = list[tuple[Compiled, Step, list[Any] | None]]
 
 
 def _unit_steps(unit: Unit) -> Generator[tuple[Compiled, list[Any], bool], Answer, Done]:
@@ -307,8 +309,8 @@ def _unit_steps(unit: Unit) -> Generator[tuple[Compiled, list[Any], bool], Answe
     (with whether a returned value is wanted) and sends back its ``Answer``."""
     rows: list[int] = []
     returned: dict[str, Any] = {}
-    for index, (c, step) in enumerate(unit):
-        args = _args(c, _resolved(step.params, returned))
+    for index, (c, step, bound) in enumerate(unit):
+        args = bound if bound is not None else _args(c, _resolved(step.params, returned))
         touched, value = yield c, args, step.returns is not None
         if step.rows is not None and touched != step.rows:
             raise UnitRefused(index)
@@ -360,10 +362,21 @@ def _sqlite_unit(conn: sqlite3.Connection, unit: Unit) -> Done:
 def _sqlite_batch(conn: sqlite3.Connection, batch: list[Pending]) -> list[Outcome]:
     """One transaction; a unit that fails or is refused is undone alone (a savepoint, or
     for a single statement SQLite's own statement rollback) and reported to its caller,
-    the rest commit."""
+    the rest commit. A unit alone in its batch needs no savepoint: undoing it is undoing
+    the transaction."""
     conn.execute("BEGIN IMMEDIATE")
     outcomes: list[Outcome] = []
     try:
+        if len(batch) == 1:
+            try:
+                done = _sqlite_unit(conn, batch[0][0])
+            except Exception as exc:
+                if not conn.in_transaction:
+                    raise  # as below: the transaction is gone
+                conn.execute("ROLLBACK")
+                return [exc]
+            conn.execute("COMMIT")
+            return [done]
         for unit, _ in batch:
             several = len(unit) > 1
             if several:
@@ -409,7 +422,7 @@ def _independent_inserts(unit: Unit) -> bool:
         and step.returns is None
         and step.rows is None
         and not any(isinstance(v, Ref) for v in step.params.values())
-        for c, step in unit
+        for c, step, _ in unit
     )
 
 
@@ -420,7 +433,7 @@ def _insert_groups(batch: list[Pending], taken: set[int]) -> list[list[int]]:
     groups: dict[tuple[int, ...], list[int]] = {}
     for index, (unit, _) in enumerate(batch):
         if index not in taken and _independent_inserts(unit):
-            shape = tuple(id(step.statement) for _, step in unit)
+            shape = tuple(id(step.statement) for _, step, _ in unit)
             groups.setdefault(shape, []).append(index)
     return [members for members in groups.values() if len(members) >= 2]
 
@@ -489,7 +502,7 @@ async def _pg_inserts_together(
 ) -> dict[int, Outcome]:
     """One group of ``_insert_groups``: outcomes by position."""
     first = batch[members[0]][0]
-    for position, (c, _) in enumerate(first):
+    for position, (c, _, _) in enumerate(first):
         rows = [_args(c, batch[i][0][position][1].params) for i in members]
         await conn.executemany(c.sql, rows)
     return {index: Done([1] * len(first), {}) for index in members}
@@ -608,6 +621,7 @@ class DirectStore:
         self._checkpointed_at = float("-inf")
         self._reads: dict[tuple[int, tuple[tuple[str, Any], ...]], _ReadGroup] = {}
         self._pg_committing = False
+        self._sqlite_waiting = False
         self._write_thread: ThreadPoolExecutor | None = None
         self._caches: dict[str, UnchangedCache] = {}
         self._pool: Any = None
@@ -840,7 +854,11 @@ class DirectStore:
         over many requests at once. Each caller still returns only after its unit has
         committed.
         """
-        unit = [(step.statement.compiled(self._dialect), step) for step in steps]
+        unit: Unit = []
+        for step in steps:
+            c = step.statement.compiled(self._dialect)
+            ahead = self._sqlite and not any(isinstance(v, Ref) for v in step.params.values())
+            unit.append((c, step, _args(c, step.params) if ahead else None))
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Done] = loop.create_future()
         self._pending.append((unit, done))
@@ -860,6 +878,11 @@ class DirectStore:
                 self._pg_committing = True
                 asyncio.ensure_future(self._pg_commits())
             return
+        if self._sqlite_waiting:
+            # A batch is waiting for the write lock: what is asked for meanwhile goes in
+            # the next one, together (a turn of the lock costs a commit and, after another
+            # process wrote, SQLite reloading its page cache).
+            return
         batch, self._pending = self._pending, []
         # Uncontended (the usual case): on the loop, no thread hop. If the write lock is
         # held (another process, or an ORM transaction of this one that may need this very
@@ -878,10 +901,17 @@ class DirectStore:
                 return
             finally:
                 eager.give_back()
+        self._sqlite_waiting = True
         waited = asyncio.get_running_loop().run_in_executor(
             self._writer_thread(), self._waited_batch, batch
         )
-        waited.add_done_callback(lambda f: _deliver(batch, _outcomes_of(f)))
+        waited.add_done_callback(lambda f: self._waited_done(batch, f))
+
+    def _waited_done(self, batch: list[Pending], finished: asyncio.Future[list[Outcome]]) -> None:
+        self._sqlite_waiting = False
+        _deliver(batch, _outcomes_of(finished))
+        if self._pending:
+            self._flush()
 
     def _waited_batch(self, batch: list[Pending]) -> list[Outcome]:
         """On the writer thread: wait for this store's direct writers of every process in
