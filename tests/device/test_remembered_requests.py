@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -34,9 +35,9 @@ class Node:
     client: httpx.AsyncClient
 
 
-@pytest.fixture
-async def node(store: Store) -> AsyncIterator[Node]:
-    settings = make_settings(store, token_cache_seconds=30.0)
+@asynccontextmanager
+async def _node(store: Store, token_cache_seconds: float) -> AsyncIterator[Node]:
+    settings = make_settings(store, token_cache_seconds=token_cache_seconds)
     rt = Runtime.build(settings)
     transport = httpx.ASGITransport(app=create_app(settings, rt))
     try:
@@ -44,6 +45,12 @@ async def node(store: Store) -> AsyncIterator[Node]:
             yield Node(rt, c)
     finally:
         await rt.db.dispose()
+
+
+@pytest.fixture
+async def node(store: Store) -> AsyncIterator[Node]:
+    async with _node(store, 30.0) as made:
+        yield made
 
 
 async def _device(node: Node) -> tuple[Fleet, str, str, str]:
@@ -99,6 +106,7 @@ async def test_denials_are_never_remembered(node: Node) -> None:
 async def test_a_reset_forgets_at_once(node: Node) -> None:
     fleet, user, password, path = await _device(node)
     assert await allowed(node.client, fleet, user, password)
+    assert len(_remembered(node)) == 1
     response = await node.client.put(
         path + "/authentication",
         json={},
@@ -113,6 +121,7 @@ async def test_a_reset_forgets_at_once(node: Node) -> None:
 async def test_a_disable_forgets_at_once(node: Node) -> None:
     fleet, user, password, path = await _device(node)
     assert await allowed(node.client, fleet, user, password)
+    assert len(_remembered(node)) == 1
     response = await node.client.put(
         path,
         json={"status": 1},
@@ -125,20 +134,13 @@ async def test_a_disable_forgets_at_once(node: Node) -> None:
 async def test_nothing_is_remembered_past_the_token_check(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = make_settings(store, token_cache_seconds=0.2)
-    rt = Runtime.build(settings)
-    transport = httpx.ASGITransport(app=create_app(settings, rt))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://node.test") as c:
-            short = Node(rt, c)
-            fleet, user, password, _ = await _device(short)
-            assert await allowed(c, fleet, user, password)
-            assert len(_remembered(short)) == 1
-            await asyncio.sleep(0.3)
-            _checks_fail(short, monkeypatch)
-            response = await c.post(
-                AUTH, json={"username": user, "password": password}, headers=fleet.broker.headers
-            )
-            assert response.status_code == 500  # past the memory, to the check
-    finally:
-        await rt.db.dispose()
+    async with _node(store, 0.2) as short:
+        fleet, user, password, _ = await _device(short)
+        assert await allowed(short.client, fleet, user, password)
+        assert len(_remembered(short)) == 1
+        await asyncio.sleep(0.3)
+        _checks_fail(short, monkeypatch)
+        response = await short.client.post(
+            AUTH, json={"username": user, "password": password}, headers=fleet.broker.headers
+        )
+        assert response.status_code == 500  # past the memory, to the check

@@ -85,20 +85,17 @@ _NO_BROKER = error_payload("auth.unauthenticated", "a broker token is required")
 _ALLOWED_REQUESTS = "device_auth.allowed_requests"
 
 
-def _request_key(rt: Runtime, request: HotRequest) -> bytes:
-    # No header value holds a newline, so (header, body) maps to one message and back.
-    return rt.vault.keyed_digest(request.headers.get(b"authorization", b"") + b"\n" + request.body)
-
-
 async def answer_device_auth(rt: Runtime, request: HotRequest) -> HotResponse:
     """``POST /api/v1/auth/device``: a hot path (api/hot.py)."""
+    authorization = request.headers.get(b"authorization", b"")
     remembered = rt.db.direct.cache(_ALLOWED_REQUESTS)
-    key = _request_key(rt, request)
+    # No header value holds a newline, so (header, body) maps to one message and back.
+    key = rt.vault.keyed_digest(authorization + b"\n" + request.body)
     until, version = await remembered.lookup(key)
     if until is not None and until > time.monotonic():
         return _ALLOWED
     broker, until = await _broker_until(
-        rt, bearer_value(request.header(b"authorization")), request.request_id
+        rt, bearer_value(authorization.decode("latin-1")), request.request_id
     )
     if broker is None:
         return HotResponse.json(401, _NO_BROKER)

@@ -253,6 +253,15 @@ class Step:
     returns: str | None = None
     rows: int | None = None
 
+    @property
+    def takes_returned(self) -> bool:
+        """Whether a parameter is a value an earlier step of the unit returns (``Ref``)."""
+        return _takes_returned(self.params)
+
+
+def _takes_returned(params: Mapping[str, Any]) -> bool:
+    return any(isinstance(v, Ref) for v in params.values())
+
 
 # How often, at most, the loop's own SQLite commits ask for a checkpoint (seconds).
 CHECKPOINT_EVERY = 0.25
@@ -287,7 +296,7 @@ def _args(c: Compiled, params: Mapping[str, Any]) -> list[Any]:
 
 
 def _resolved(params: Mapping[str, Any], returned: dict[str, Any]) -> Mapping[str, Any]:
-    if not any(isinstance(v, Ref) for v in params.values()):
+    if not _takes_returned(params):
         return params
     out = dict(params)
     for key, value in params.items():
@@ -418,10 +427,7 @@ def _independent_inserts(unit: Unit) -> bool:
     """Whether ``unit`` is INSERTs alone that need nothing from one another: no returned
     values, no row guards."""
     return all(
-        c.inserts
-        and step.returns is None
-        and step.rows is None
-        and not any(isinstance(v, Ref) for v in step.params.values())
+        c.inserts and step.returns is None and step.rows is None and not step.takes_returned
         for c, step, _ in unit
     )
 
@@ -857,7 +863,7 @@ class DirectStore:
         unit: Unit = []
         for step in steps:
             c = step.statement.compiled(self._dialect)
-            ahead = self._sqlite and not any(isinstance(v, Ref) for v in step.params.values())
+            ahead = self._sqlite and not step.takes_returned
             unit.append((c, step, _args(c, step.params) if ahead else None))
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Done] = loop.create_future()
