@@ -154,6 +154,9 @@ def analyze_store(store: Store) -> None:
     else:
         with sqlite3.connect(store.sqlite_path) as conn:
             conn.execute("ANALYZE")
+            # Seeding's writes move from the WAL into the database file, as a server's
+            # checkpoints would have done long before a storm.
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def drop_store(store: Store, keep: bool = False) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from fleetkey.db.direct import (
     INTEGRITY_ERRORS,
+    READER_CACHE_KIB,
     Done,
     Ref,
     Statement,
@@ -453,3 +454,19 @@ async def test_sqlite_direct_writers_of_every_process_take_turns(
     other.close()
     row = await runtime.db.direct.first(_FAILURES, tenant_id=tenant_id, s="device:0")
     assert row is not None and row["failures"] == 1
+
+
+async def test_sqlite_hot_reads_have_a_page_cache_for_a_fleet(
+    runtime: Runtime, store: Store
+) -> None:
+    """The reader of hot reads keeps READER_CACHE_KIB of pages (SQLite's default is 2 MB)
+    and cannot write."""
+    if store.backend != "sqlite":
+        pytest.skip("a SQLite connection's page cache")
+    tenant_id = await _tenant_with_failures(runtime, "direct-reader", 1)
+    assert await runtime.db.direct.first(_FAILURES, tenant_id=tenant_id, s="device:0") is not None
+    reader = runtime.db.direct._sqlite_reader()
+    assert reader.execute("PRAGMA cache_size").fetchone() == (-READER_CACHE_KIB,)
+    assert READER_CACHE_KIB == 65536
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.execute("DELETE FROM auth_failures")
