@@ -25,6 +25,7 @@ from fleetkey.api import (
     system,
     things,
 )
+from fleetkey.api.bodies import capped
 from fleetkey.api.hot import HotRoutes
 from fleetkey.api.middleware import RequestIdMiddleware
 from fleetkey.channels.service import delivery_worker
@@ -49,6 +50,8 @@ class FleetkeyApp(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.hot.route_for(scope)
         if route is None:
+            if scope["type"] == "http":
+                receive = capped(receive, scope.setdefault("state", {}))
             await super().__call__(scope, receive, send)
             return
         await self.hot.serve(route, scope, receive, send)

@@ -16,7 +16,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from fleetkey.api.hot import MAX_HOT_BODY, HotResponse
+from fleetkey.api.bodies import MAX_HOT_BODY
+from fleetkey.api.hot import HotResponse
 from fleetkey.app import create_app
 from fleetkey.compat.mosip import envelope
 from fleetkey.runtime import Runtime

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from fleetkey.api.bodies import BODY_CUT, MAX_HOT_BODY
 from fleetkey.errors import DomainError
 
 log = logging.getLogger("fleetkey.api")
@@ -53,17 +54,35 @@ def invalid_request_payload(errors: Sequence[Any]) -> dict[str, Any]:
     return error_payload("validation.invalid", "the request is not valid", details)
 
 
+def _body_cut(request: Request) -> bool:
+    """The body went past ``MAX_HOT_BODY`` (api/bodies.py ``capped`` read only its first
+    bytes): whatever refused the request, the answer is "too large"."""
+    return bool(request.scope.get("state", {}).get(BODY_CUT))
+
+
+def _too_large() -> JSONResponse:
+    return error_response(
+        413, "request.too_large", f"the request body is larger than {MAX_HOT_BODY} bytes"
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        if _body_cut(request):
+            return _too_large()
         return domain_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if _body_cut(request):
+            return _too_large()
         return JSONResponse(invalid_request_payload(exc.errors()), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if _body_cut(request):
+            return _too_large()
         return error_response(
             exc.status_code,
             f"http.{exc.status_code}",

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from fleetkey.api.bodies import capped
 from fleetkey.api.errors import INTERNAL
 from fleetkey.api.middleware import request_id_from
 from fleetkey.runtime import Runtime
@@ -124,12 +125,6 @@ def openapi_json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-# No hot path takes more than this (each surface refuses a body over its own limit, at
-# most 1 MB, in its own envelope): reading stops just past it, so a huge body is never
-# held in memory and its handler still sees that it is too large.
-MAX_HOT_BODY = 1_000_000
-
-
 @dataclass(frozen=True)
 class HotPattern:
     """A hot path with parameters in it: ``path`` must match the whole path (``prefix``, a
@@ -173,14 +168,12 @@ class HotRoutes:
 
     async def serve(self, route: HotRoute, scope: Scope, receive: Receive, send: Send) -> None:
         chunks: list[bytes] = []
-        size = 0
-        while size <= MAX_HOT_BODY:
+        receive = capped(receive, {})
+        while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            chunk = message.get("body", b"")
-            chunks.append(chunk)
-            size += len(chunk)
+            chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
         # What RequestIdMiddleware does for routed requests.

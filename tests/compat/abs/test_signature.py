@@ -199,7 +199,7 @@ async def test_a_bearer_token_works_too(
     assert await _count(bank) == 2
 
 
-@pytest.mark.parametrize("size", [200_001, 300_000])
+@pytest.mark.parametrize("size", [200_001, 300_000, 2_000_000])
 async def test_an_oversized_body_is_refused(bank: Bank, size: int) -> None:
     body = json.dumps({"client_code": "C001", "device_type": 5, "description": "x" * size})
     answer = await bank.call(PUT, raw=body.encode())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import huaweicloudsdkroma.v2 as sdk
 import pytest
 
@@ -189,5 +190,18 @@ async def test_a_body_over_one_megabyte_is_refused(roma: Roma) -> None:
     device = await roma.device(product.id)
     raw = json.dumps({"password": None, "padding": "x" * 1_000_001}).encode()
     reply = await roma.http("PUT", f"/devices/{device.id}/authentication", content=raw)
+    assert reply.status_code == 400
+    assert reply.json()["error_msg"] == invalid_message("body:larger than 1 MB")
+
+
+async def test_a_signed_body_over_one_megabyte_is_refused_as_too_large(roma: Roma) -> None:
+    """Reading stops just past 1 MB, so the body's signature cannot be checked: the size is
+    refused first, not reported as a bad signature."""
+    product = await roma.product()
+    device = await roma.device(product.id)
+    raw = json.dumps({"password": None, "padding": "x" * 2_000_000}).encode()
+    url, headers, body = roma.signed("PUT", f"/devices/{device.id}/authentication", raw)
+    async with httpx.AsyncClient(timeout=30) as http:
+        reply = await http.put(url, headers=headers, content=body)
     assert reply.status_code == 400
     assert reply.json()["error_msg"] == invalid_message("body:larger than 1 MB")

@@ -33,6 +33,7 @@ from fleetkey.validation import holds_unstorable_text, unstorable
 log = logging.getLogger("fleetkey.roma")
 
 MAX_BODY = 1_000_000
+TOO_LARGE = FieldProblem("body", "larger than 1 MB")
 MAX_LIMIT = 999
 UNSTORABLE = "must not hold a NUL character or an unpaired surrogate"
 CODES = {
@@ -117,9 +118,12 @@ class Body:
         return Body(value)
 
 
+def _refused(exc: DomainError, project: str, instance: str, request_id: str) -> Response:
+    code_status, code = CODES.get(exc.code, (400, "ROMA.00110001"))
+    return roma_error(code_status, code, _message(exc, project, instance), request_id)
+
+
 def _parse_body(raw: bytes) -> Body:
-    if len(raw) > MAX_BODY:
-        raise ValidationFailed([FieldProblem("body", "larger than 1 MB")])
     if not raw.strip():
         return Body({})
     try:
@@ -204,6 +208,10 @@ def create_roma_app(rt: Runtime) -> FastAPI:
     ) -> Response:
         request_id = request.scope.get("state", {}).get("request_id", "")
         raw = await request.body()
+        if len(raw) > MAX_BODY:
+            # Before the signature: a body past 1 MB is cut short when read (api/bodies.py),
+            # so its signature could not hold, and the answer would mislead.
+            return _refused(ValidationFailed([TOO_LARGE]), project, instance, request_id)
         principal = await principal_for(rt, request, raw)
         if principal is None:
             return roma_error(401, "ROMA.1002", "Incorrect token or signature.", request_id)
@@ -229,8 +237,7 @@ def create_roma_app(rt: Runtime) -> FastAPI:
                 await things.get_instance(session, actor.tenant_id, instance)
                 result = await handler(Call(request, body, actor, session, instance))
         except DomainError as exc:
-            code_status, code = CODES.get(exc.code, (400, "ROMA.00110001"))
-            return roma_error(code_status, code, _message(exc, project, instance), request_id)
+            return _refused(exc, project, instance, request_id)
         except Exception:
             log.exception("ROMA request %s failed", request_id)
             return roma_error(500, "ROMA.00110000", "Internal Error.", request_id)
