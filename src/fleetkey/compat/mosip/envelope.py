@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetkey.api.hot import HotResponse
-from fleetkey.clock import iso_millis, utcnow
+from fleetkey.clock import iso_millis_now
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def _body(echo: Echo, metadata: Any, response: Any, errors: Any) -> dict[str, An
     return {
         "id": echo.id,
         "version": echo.version,
-        "responsetime": iso_millis(utcnow()),
+        "responsetime": iso_millis_now(),
         "metadata": metadata,
         "response": response,
         "errors": errors,
