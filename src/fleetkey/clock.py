@@ -22,8 +22,10 @@ def as_utc(value: datetime) -> datetime:
 
 def iso_millis(value: datetime | None) -> str | None:
     """``yyyy-MM-dd'T'HH:mm:ss.SSS'Z'``."""
-    if value is None:
-        return None
+    return None if value is None else _iso(value)
+
+
+def _iso(value: datetime) -> str:
     # isoformat: a fraction of strftime's cost (this runs for every stored snapshot), and
     # a four-digit year before 1000 too.
     return as_utc(value).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
@@ -41,7 +43,7 @@ def iso_millis_now() -> str:
     ms = time.time_ns() // 1_000_000
     if ms != _last_ms:
         second = datetime.fromtimestamp(ms // 1000, UTC)
-        _last_text = iso_millis(second.replace(microsecond=ms % 1000 * 1000)) or ""
+        _last_text = _iso(second.replace(microsecond=ms % 1000 * 1000))
         _last_ms = ms
     return _last_text
 
