@@ -200,7 +200,7 @@ async def test_an_unexpected_failure_answers_in_the_surfaces_envelope(
         raise RuntimeError("the store went away")
 
     # Every caller check goes through the token verifier.
-    monkeypatch.setattr(runtime.tokens, "verify_until", broken)
+    monkeypatch.setattr(runtime.tokens, "verify", broken)
     hot, _ = both
     headers = {"Authorization": "Bearer fk_secret-token-value"}
 

@@ -80,10 +80,8 @@ async def test_a_repeated_request_is_answered_without_checking_again(
     fleet, user, password, path = await _device(node)
     client_id = (await node.client.get(path, headers=fleet.roma_headers)).json()["client_id"]
     assert await allowed(node.client, fleet, user, password)
-    (until,) = _remembered(node).values()
-    # The entry lives exactly as long as the broker token's own cached check.
-    token_until, _ = node.runtime.tokens._cache[node.runtime.vault.keyed_hash(fleet.broker.token)]
-    assert until == token_until
+    # The entry names the broker token it was allowed for (by the verifier's key for it).
+    assert list(_remembered(node).values()) == [node.runtime.tokens.key(fleet.broker.token)]
 
     _checks_fail(node, monkeypatch)
     assert await allowed(node.client, fleet, user, password)
@@ -144,3 +142,32 @@ async def test_nothing_is_remembered_past_the_token_check(
             AUTH, json={"username": user, "password": password}, headers=fleet.broker.headers
         )
         assert response.status_code == 500  # past the memory, to the check
+
+
+async def test_entries_count_again_once_their_token_is_checked_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with _node(store, 0.2) as short:
+        fleet, user, password, _ = await _device(short)
+        other = await roma_device(short.client, fleet)
+        assert await allowed(short.client, fleet, user, password)
+        assert await allowed(short.client, fleet, user_of(other), password_of(other))
+        assert len(_remembered(short)) == 2
+        await asyncio.sleep(0.3)
+        # The token's cached check expired: the next request goes to the check, which
+        # reads the token again...
+        checks = 0
+        check = short.runtime.device_auth.check
+
+        async def counted(*args: object) -> object:
+            nonlocal checks
+            checks += 1
+            return await check(*args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(short.runtime.device_auth, "check", counted)
+        assert await allowed(short.client, fleet, user, password)
+        assert checks == 1
+        # ...and the other device's remembered request counts again without a check.
+        assert await allowed(short.client, fleet, user_of(other), password_of(other))
+        assert checks == 1
+        assert len(_remembered(short)) == 2

@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from fleetkey.db.direct import (
     INTEGRITY_ERRORS,
     READER_CACHE_KIB,
+    WAL_HEADER_BYTES,
+    DirectStore,
     Done,
     Ref,
     Statement,
@@ -116,7 +120,7 @@ async def test_another_nodes_commit_drops_answers(runtime: Runtime, store: Store
     if store.backend == "sqlite":
         with sqlite3.connect(store.data_dir / "fleetkey.db") as other:
             other.execute(bump + "?", (tenant_id,))
-        await asyncio.sleep(0)  # the store's version is read once per turn of the loop
+        # Seen at once, in the same turn of the loop: the WAL-index header moved.
         assert (await cache.lookup("k"))[0] is None
         return
     other = await asyncpg.connect(store.url.replace("postgresql+asyncpg", "postgresql"))
@@ -130,6 +134,55 @@ async def test_another_nodes_commit_drops_answers(runtime: Runtime, store: Store
         await asyncio.sleep(0.01)
     else:
         raise AssertionError("the other node's commit did not drop the cached answer")
+
+
+async def test_sqlite_without_a_wal_index_the_version_is_read_once_per_turn(
+    runtime: Runtime, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the database has no WAL index to watch, ``PRAGMA data_version`` tells, read
+    once per turn of the event loop."""
+    if store.backend != "sqlite":
+        pytest.skip("SQLite's own change signal")
+    tenant_id = await _tenant_with_failures(runtime, "direct-no-wal-index", 1)
+    direct = runtime.db.direct
+    monkeypatch.setattr(direct, "_wal_header", None)
+    monkeypatch.setattr(direct, "_wal_header_tried", True)
+    cache = direct.cache("test.no-wal-index")
+    _, version = await cache.lookup("k")
+    cache.keep("k", 42, version)
+    with sqlite3.connect(store.data_dir / "fleetkey.db") as other:
+        other.execute("UPDATE auth_failures SET failures = 7 WHERE tenant_id = ?", (tenant_id,))
+    assert (await cache.lookup("k"))[0] == 42  # this turn's reading still stands
+    await asyncio.sleep(0)
+    assert (await cache.lookup("k"))[0] is None
+
+
+def test_sqlite_the_wal_index_header_moves_with_every_commit(tmp_path: Path) -> None:
+    """What ``DirectStore.data_version`` relies on: any connection's commit rewrites the
+    first WAL_HEADER_BYTES of the -shm file; reads and rolled-back writes do not."""
+    path = tmp_path / "wal.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (x INTEGER)")
+    direct = DirectStore(f"sqlite+aiosqlite:///{path}", sqlite_dialect.dialect())
+    header = direct._sqlite_wal_header()
+    assert header is not None
+    try:
+        before = header[:WAL_HEADER_BYTES]
+        writer.execute("SELECT * FROM t").fetchall()
+        writer.execute("BEGIN")
+        writer.execute("INSERT INTO t VALUES (1)")
+        writer.execute("ROLLBACK")
+        assert header[:WAL_HEADER_BYTES] == before
+        writer.execute("INSERT INTO t VALUES (2)")
+        after = header[:WAL_HEADER_BYTES]
+        assert after != before
+        writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        writer.execute("INSERT INTO t VALUES (3)")
+        assert header[:WAL_HEADER_BYTES] not in (before, after)
+    finally:
+        writer.close()
+        asyncio.run(direct.close())
 
 
 _ONE = Statement(

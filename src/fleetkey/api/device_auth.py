@@ -14,7 +14,6 @@ A denial never says which part was wrong; the reason is in the audit log.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -53,19 +52,12 @@ def _runtime(request: Request) -> Runtime:
 
 
 async def _broker(rt: Runtime, token: str | None, request_id: str) -> Actor | None:
-    return (await _broker_until(rt, token, request_id))[0]
-
-
-async def _broker_until(
-    rt: Runtime, token: str | None, request_id: str
-) -> tuple[Actor | None, float]:
-    """The broker, and until when (monotonic) its token's check may be trusted."""
     if not token:
-        return None, 0.0
-    principal, until = await rt.tokens.verify_until(rt.db, token)
+        return None
+    principal = await rt.tokens.verify(rt.db, token)
     if principal is None or not scopes.allows(principal.scopes, scopes.DEVICE_AUTH):
-        return None, 0.0
-    return actor_with_id(principal, request_id), until
+        return None
+    return actor_with_id(principal, request_id)
 
 
 def _text(data: dict[str, Any], key: str) -> str:
@@ -79,9 +71,13 @@ _NO_BROKER = error_payload("auth.unauthenticated", "a broker token is required")
 # A reconnect storm asks the same question again and again: the same broker token and the
 # same body. Exact requests recently allowed are remembered by a keyed digest of their
 # Authorization header and body (never the bytes themselves), in an UnchangedCache: any commit
-# anywhere (a reset, a disable, a revoked token) forgets all of them, and an entry never
-# outlives the broker token's own cached check. A repeated request is then answered without
-# parsing or checking anything. Denials are never remembered: each one counts.
+# anywhere (a reset, a disable, a revoked token) forgets all of them. An entry holds the key
+# of the broker token that was allowed, and counts only while this process trusts that token
+# without asking the store (``TokenVerifier.trusted``): when the token's cached check
+# expires, the next request re-checks it and every entry of that token counts again (before,
+# each entry died with the check it was made under, and a storm went through the whole
+# check again every ``token_cache_seconds``). A repeated request is answered without parsing
+# or checking anything. Denials are never remembered: each one counts.
 _ALLOWED_REQUESTS = "device_auth.allowed_requests"
 
 
@@ -90,13 +86,12 @@ async def answer_device_auth(rt: Runtime, request: HotRequest) -> HotResponse:
     authorization = request.headers.get(b"authorization", b"")
     remembered = rt.db.direct.cache(_ALLOWED_REQUESTS)
     # No header value holds a newline, so (header, body) maps to one message and back.
-    key = rt.vault.keyed_digest(authorization + b"\n" + request.body)
-    until, version = await remembered.lookup(key)
-    if until is not None and until > time.monotonic():
+    key = rt.vault.memo_key(authorization + b"\n" + request.body)
+    token_key, version = await remembered.lookup(key)
+    if token_key is not None and rt.tokens.trusted(token_key):
         return _ALLOWED
-    broker, until = await _broker_until(
-        rt, bearer_value(authorization.decode("latin-1")), request.request_id
-    )
+    token = bearer_value(authorization.decode("latin-1"))
+    broker = await _broker(rt, token, request.request_id)
     if broker is None:
         return HotResponse.json(401, _NO_BROKER)
     try:
@@ -113,7 +108,8 @@ async def answer_device_auth(rt: Runtime, request: HotRequest) -> HotResponse:
     decision = await rt.device_auth.check(broker, attempt)
     if not decision.allowed:
         return _DENIED
-    remembered.keep(key, until, version)
+    assert token is not None  # a broker was found by it
+    remembered.keep(key, rt.tokens.key(token), version)
     return _ALLOWED
 
 

@@ -69,6 +69,7 @@ class Vault:
         # One cipher per key, made once: building one runs the key schedule every time.
         self._ciphers = {self._current: AESGCM(master_key)}
         self.pepper = derive_key(master_key, "fleetkey/keyed-hash/v1")
+        self._memo = derive_key(master_key, "fleetkey/memo-key/v1")
 
     @staticmethod
     def _key_id(key: bytes) -> str:
@@ -93,3 +94,13 @@ class Vault:
         # The one-shot form: the same digest as hmac.new(...).digest(), a few times faster
         # (this runs on every token check and broker request).
         return hmac.digest(self.pepper, data, "sha256")
+
+    def memo_key(self, data: bytes) -> bytes:
+        """A keyed digest of ``data`` for this process's memory only: the key of a cached
+        answer, never stored and never compared with anything stored.
+
+        BLAKE2b (CPython's own, keyed with a key of its own) rather than ``keyed_digest``:
+        under load in the server an OpenSSL HMAC cost about 7 µs of worker CPU a call
+        (a tenth of a remembered broker request), BLAKE2b a fraction of that.
+        """
+        return hashlib.blake2b(data, key=self._memo, digest_size=32).digest()

@@ -35,6 +35,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import mmap
 import os
 import sqlite3
 from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
@@ -103,6 +104,14 @@ SQLITE_PRAGMAS = (
 # one (file in the OS cache, one process; more apart under load). Pages are held only
 # once read, and any other connection's commit empties the cache anyway.
 READER_CACHE_KIB = 65536
+
+# The first copy of the WAL-index header at the start of a WAL database's ``-shm`` file
+# (https://www.sqlite.org/walformat.html, "The WAL-Index Header"): every commit by any
+# connection rewrites it (its change counter, last frame and checksums), and so does the
+# reset of the log after a checkpoint. Reading these bytes costs a tenth of a microsecond;
+# ``PRAGMA data_version``, the same signal through a statement, cost about 6 µs of worker
+# CPU per request under load.
+WAL_HEADER_BYTES = 48
 
 
 @dataclass(frozen=True)
@@ -646,6 +655,8 @@ class DirectStore:
         self._connecting = False
         self._notified = 0
         self._turn_version: int | None = None
+        self._wal_header: mmap.mmap | None = None
+        self._wal_header_tried = False
 
     # ------------------------------------------------------------------ SQLite
 
@@ -663,6 +674,26 @@ class DirectStore:
             self._reader.execute("PRAGMA query_only=1")
             self._reader.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
         return self._reader
+
+    def _sqlite_wal_header(self) -> mmap.mmap | None:
+        """The WAL-index header, mapped read-only, or None where there is none (a database
+        not in WAL mode): then ``PRAGMA data_version`` tells instead."""
+        if not self._wal_header_tried:
+            self._wal_header_tried = True
+            # Opened (and kept open) first: while a connection is open SQLite keeps the
+            # -shm file, so the mapping always shows the live header.
+            self._sqlite_reader().execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            try:
+                fd = os.open(f"{self._url.database}-shm", os.O_RDONLY)
+            except OSError:
+                return None
+            try:
+                self._wal_header = mmap.mmap(fd, WAL_HEADER_BYTES, mmap.MAP_SHARED, mmap.PROT_READ)
+            except (OSError, ValueError):  # shorter than a header: not a live WAL index
+                self._wal_header = None
+            finally:
+                os.close(fd)
+        return self._wal_header
 
     def _sqlite_eager(self) -> sqlite3.Connection:
         """A writer that never waits for the lock (busy_timeout 0), nor checkpoints: a
@@ -792,14 +823,19 @@ class DirectStore:
     async def data_version(self) -> Hashable | None:
         """A value that changes whenever the tables behind cached answers may have changed.
 
-        SQLite: ``PRAGMA data_version``, which moves on every commit by any other
-        connection, read once per turn of the event loop, plus this process's own commits.
+        SQLite: the WAL-index header (``WAL_HEADER_BYTES``), which every commit by any
+        connection rewrites, plus this process's own commits (counted at once, before the
+        header shows them to another process). Without a WAL: ``PRAGMA data_version``, which
+        moves on every commit by any other connection, read once per turn of the event loop.
         PostgreSQL: the count of ``fleetkey_changes``
         notifications this process received (migration 0006 sends one when a transaction
         that changed those tables commits) plus this process's own commits, which count at
         once. None while the listener is not connected: then nothing may be cached.
         """
         if self._sqlite:
+            header = self._wal_header or self._sqlite_wal_header()
+            if header is not None:
+                return (header[:WAL_HEADER_BYTES], _LOCAL_COMMITS[0])
             if self._turn_version is None:
                 # Read once per turn of the event loop (it touches the WAL's shared memory,
                 # a cost at connection rate): a commit by another process is seen from the
@@ -1042,6 +1078,9 @@ class DirectStore:
             # First: a checkpoint or a waiting batch may still be using the writer.
             thread, self._write_thread = self._write_thread, None
             await asyncio.to_thread(thread.shutdown, wait=True)
+        if self._wal_header is not None:
+            self._wal_header.close()
+        self._wal_header, self._wal_header_tried = None, False
         for conn in (self._reader, self._writer, self._eager):
             if conn is not None:
                 conn.close()

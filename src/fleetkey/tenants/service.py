@@ -100,31 +100,38 @@ class TokenVerifier:
         self._vault = vault
         self._ttl = ttl
         self._max = max_entries
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
-        self._reading: dict[str, asyncio.Future[tuple[Principal | None, float]]] = {}
+        # By the token's memo key (a cheap keyed digest); the store is asked by its keyed hash.
+        self._cache: dict[bytes, tuple[float, Principal | None]] = {}
+        self._reading: dict[bytes, asyncio.Future[Principal | None]] = {}
+
+    def key(self, token: str) -> bytes:
+        """The key this verifier knows ``token`` by (see ``trusted``)."""
+        return self._vault.memo_key(token.encode())
+
+    def trusted(self, key: bytes) -> bool:
+        """Does this process trust the token known by ``key`` right now, without asking the
+        store: a cached check that found a live token and has not expired."""
+        hit = self._cache.get(key)
+        return hit is not None and hit[1] is not None and hit[0] > time.monotonic()
 
     async def verify(self, db: Database, token: str) -> Principal | None:
-        return (await self.verify_until(db, token))[0]
-
-    async def verify_until(self, db: Database, token: str) -> tuple[Principal | None, float]:
-        """The principal, and the monotonic time until which this process may go on trusting
-        that answer without asking the store (what anything derived from it must not outlive)."""
+        """The token's principal, or None for an unknown or revoked token."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 256:
-            return None, 0.0
-        digest = self._vault.keyed_hash(token)
-        hit = self._cache.get(digest)
+            return None
+        key = self.key(token)
+        hit = self._cache.get(key)
         if hit is not None and hit[0] > time.monotonic():
-            return hit[1], hit[0]
-        while (reading := self._reading.get(digest)) is not None:
+            return hit[1]
+        while (reading := self._reading.get(key)) is not None:
             try:
                 return await asyncio.shield(reading)
             except asyncio.CancelledError:
                 if not reading.cancelled():
                     raise  # this request was cancelled
                 # The reading request went away (a client disconnect): read here instead.
-        reading = self._reading[digest] = asyncio.get_running_loop().create_future()
+        reading = self._reading[key] = asyncio.get_running_loop().create_future()
         try:
-            answer = await self._read(db, digest)
+            answer = await self._read(db, key, token)
         except asyncio.CancelledError:
             reading.cancel()
             raise
@@ -133,13 +140,13 @@ class TokenVerifier:
             reading.exception()  # retrieved: no "never retrieved" warning without waiters
             raise
         finally:
-            del self._reading[digest]
+            del self._reading[key]
         reading.set_result(answer)
         return answer
 
-    async def _read(self, db: Database, digest: str) -> tuple[Principal | None, float]:
+    async def _read(self, db: Database, key: bytes, token: str) -> Principal | None:
         read_at = time.monotonic()  # before the read: an entry never outlives its ttl
-        row = await db.direct.first(_BY_HASH, digest=digest)
+        row = await db.direct.first(_BY_HASH, digest=self._vault.keyed_hash(token))
         principal = None
         if row is not None and row["revoked_at"] is None:
             principal = Principal(
@@ -147,5 +154,5 @@ class TokenVerifier:
             )
         if len(self._cache) >= self._max:
             self._cache.clear()
-        self._cache[digest] = (read_at + self._ttl, principal)
-        return principal, read_at + self._ttl
+        self._cache[key] = (read_at + self._ttl, principal)
+        return principal
