@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import os
+import struct
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
@@ -93,6 +95,18 @@ def test_totp_step_boundaries() -> None:
     assert otp.totp_step(60, period=60) == 1
     # The time is past 2^32 seconds (a 32-bit time_t would wrap); the step is not.
     assert otp.totp_step(20000000000) == 0x27BC86AA
+
+
+@pytest.mark.parametrize("algorithm", ["SHA1", "SHA256", "SHA512"])
+@pytest.mark.parametrize("length", [0, 1, 20, 63, 64, 65, 127, 128, 129, 200])
+def test_codes_use_the_same_hmac_as_the_standard_library(algorithm: str, length: int) -> None:
+    """Keys shorter than, equal to and longer than each hash's block (64 or 128 bytes)."""
+    secret = os.urandom(length)
+    for counter in (0, 1, 2**32 + 5, 2**63):
+        mac = hmac.digest(secret, struct.pack(">Q", counter), otp.ALGORITHMS[algorithm])
+        offset = mac[-1] & 0x0F
+        expected = (int.from_bytes(mac[offset : offset + 4]) & 0x7FFFFFFF) % 10**8
+        assert otp.hotp(secret, counter, 8, algorithm) == f"{expected:08d}"
 
 
 def test_matching_step_finds_the_step_of_the_code() -> None:

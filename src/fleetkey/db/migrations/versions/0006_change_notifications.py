@@ -2,8 +2,8 @@
 
 Every statement that changes a table a hot-path answer is read from sends a notification on
 the channel ``fleetkey_changes`` when its transaction commits. Each API process listens and
-drops the answers it remembered (``db.direct.UnchangedCache``). SQLite needs nothing: its
-``PRAGMA data_version`` is the same signal.
+drops the answers it remembered (``db.direct.UnchangedCache``). SQLite needs nothing: the
+WAL-index header every commit rewrites is the same signal.
 
 Revision ID: 0006
 Revises: 0005
