@@ -98,12 +98,11 @@ SQLITE_PRAGMAS = (
 )
 
 # The reader answers every hot read (a broker's device, an authenticator's row) in this
-# process. SQLite's default page cache (2 MB) is smaller than the device table and its
-# indexes in a fleet of tens of thousands, so first connections keep re-reading pages from
-# the file: over 40,000 devices a device read cost 11.3 µs with it and 9.4 µs with this
-# one (file in the OS cache, one process; more apart under load). Pages are held only
-# once read, and any other connection's commit empties the cache anyway.
-READER_CACHE_KIB = 65536
+# process, with SQLite's default page cache (2 MB). A larger one (64 MB was tried) reads a
+# little faster while nobody writes (6.2-8.9 against 7.0-10.5 µs a device read), but every
+# other connection's commit empties the cache, and once the cache has been full that costs
+# the next read about 25 µs more (52 against 28 µs a read after each commit, measured in
+# one process): a fleet that writes (TOTP counters, bootstraps) pays that on every read.
 
 # The first copy of the WAL-index header at the start of a WAL database's ``-shm`` file
 # (https://www.sqlite.org/walformat.html, "The WAL-Index Header"): every commit by any
@@ -672,7 +671,6 @@ class DirectStore:
         if self._reader is None:
             self._reader = self._sqlite_connect()
             self._reader.execute("PRAGMA query_only=1")
-            self._reader.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
         return self._reader
 
     def _sqlite_wal_header(self) -> mmap.mmap | None:
