@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import struct
-from typing import Any
 from urllib.parse import quote, urlencode
+
+from fleetkey.credentials.hmacs import PrekeyedHmac
 
 # The algorithms an authenticator may use, by their otpauth name: hashlib's name for each.
 ALGORITHMS = {"SHA1": "sha1", "SHA256": "sha256", "SHA512": "sha512"}
@@ -15,46 +15,16 @@ DIGITS = (6, 8)
 PERIOD = 30
 
 
-_IPAD = bytes(b ^ 0x36 for b in range(256))
-_OPAD = bytes(b ^ 0x5C for b in range(256))
-
-
-class _Keyed:
-    """HMAC (RFC 2104) under one secret, for codes at several counters.
-
-    The inner and outer hash states are keyed once and copied for each counter. A
-    verification tries up to three TOTP steps (or eleven HOTP counters): measured with the
-    CPU caches cold, as in a busy server, three of OpenSSL's one-shot HMACs
-    (``hmac.digest``) cost about twice these copies, because OpenSSL 3 looks the algorithm
-    up again on every call. The RFC 4226 and 6238 vectors and a comparison with
-    ``hmac.digest`` for every algorithm and key length are tests.
-    """
-
-    def __init__(self, secret: bytes, algorithm: str) -> None:
-        new: Any = getattr(hashlib, ALGORITHMS[algorithm])
-        block = new().block_size
-        key = (new(secret).digest() if len(secret) > block else secret).ljust(block, b"\0")
-        self._inner, self._outer = new(key.translate(_IPAD)), new(key.translate(_OPAD))
-
-    def mac(self, message: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        digest: bytes = outer.digest()
-        return digest
-
-
-def _code(keyed: _Keyed, counter: int, digits: int) -> str:
+def _code(keyed: PrekeyedHmac, counter: int, digits: int) -> str:
     """RFC 4226 section 5.3: HMAC, dynamic truncation, modulo 10^digits."""
-    mac = keyed.mac(struct.pack(">Q", counter))
+    mac = keyed.digest(struct.pack(">Q", counter))
     offset = mac[-1] & 0x0F
     binary = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
     return str(binary % 10**digits).zfill(digits)
 
 
 def hotp(secret: bytes, counter: int, digits: int = 6, algorithm: str = "SHA1") -> str:
-    return _code(_Keyed(secret, algorithm), counter, digits)
+    return _code(PrekeyedHmac(secret, ALGORITHMS[algorithm]), counter, digits)
 
 
 def totp_step(unix_time: float, period: int = PERIOD) -> int:
@@ -66,7 +36,8 @@ def matching_step(
 ) -> int | None:
     """The step (or HOTP counter) in ``steps`` whose code is ``code``; every candidate is
     compared in constant time, so timing tells nothing about which one matched."""
-    keyed = _Keyed(secret, algorithm)
+    # Keyed once for every candidate (up to three TOTP steps, eleven HOTP counters).
+    keyed = PrekeyedHmac(secret, ALGORITHMS[algorithm])
     found = None
     for step in steps:
         if hmac.compare_digest(_code(keyed, step, digits), code):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import os
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from fleetkey.config import Settings
+from fleetkey.credentials.hmacs import PrekeyedHmac
 
 KEY_FILE_NAME = "master.key"
 
@@ -69,6 +69,7 @@ class Vault:
         # One cipher per key, made once: building one runs the key schedule every time.
         self._ciphers = {self._current: AESGCM(master_key)}
         self.pepper = derive_key(master_key, "fleetkey/keyed-hash/v1")
+        self._keyed = PrekeyedHmac(self.pepper, "sha256")
         self._memo = derive_key(master_key, "fleetkey/memo-key/v1")
 
     @staticmethod
@@ -90,10 +91,9 @@ class Vault:
         return self.keyed_digest(secret.encode()).hex()
 
     def keyed_digest(self, data: bytes) -> bytes:
-        """The raw HMAC-SHA256 of ``data`` under the server pepper."""
-        # The one-shot form: the same digest as hmac.new(...).digest(), a few times faster
-        # (this runs on every token check and broker request).
-        return hmac.digest(self.pepper, data, "sha256")
+        """The raw HMAC-SHA256 of ``data`` under the server pepper (credentials/hmacs.py:
+        keyed once, a third of OpenSSL's HMAC per call in a busy server)."""
+        return self._keyed.digest(data)
 
     def memo_key(self, data: bytes) -> bytes:
         """A keyed digest of ``data`` for this process's memory only: the key of a cached
