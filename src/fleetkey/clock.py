@@ -31,21 +31,20 @@ def _iso(value: datetime) -> str:
     return as_utc(value).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
-_last_ms = -1
-_last_text = ""
+# The last millisecond formatted and its text, as one value: replaced whole, never torn.
+_last: tuple[int, str] = (-1, "")
 
 
 def iso_millis_now() -> str:
     """``iso_millis(utcnow())``, formatted once per millisecond: every MOSIP answer carries
     its time, and at connection rate many answers share a millisecond (formatting was a
     tenth of a cached validation's CPU)."""
-    global _last_ms, _last_text
+    global _last
     ms = time.time_ns() // 1_000_000
-    if ms != _last_ms:
+    if ms != _last[0]:
         second = datetime.fromtimestamp(ms // 1000, UTC)
-        _last_text = _iso(second.replace(microsecond=ms % 1000 * 1000))
-        _last_ms = ms
-    return _last_text
+        _last = (ms, _iso(second.replace(microsecond=ms % 1000 * 1000)))
+    return _last[1]
 
 
 def parse_instant(text: str) -> datetime:

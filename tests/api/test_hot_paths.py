@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from fleetkey.api.bodies import MAX_HOT_BODY
+from fleetkey.api.bodies import MAX_BODY_READ
 from fleetkey.api.hot import HotResponse
 from fleetkey.app import create_app
 from fleetkey.compat.mosip import envelope
@@ -140,7 +140,7 @@ async def test_registration_is_answered_the_same_hot_and_routed(
 
 
 async def test_a_huge_body_is_not_read_past_the_limit(runtime: Runtime) -> None:
-    """An endless upload to a hot path: reading stops just past ``MAX_HOT_BODY`` and the
+    """An endless upload to a hot path: reading stops just past ``MAX_BODY_READ`` and the
     surface refuses it in its own envelope."""
     app = create_app(runtime.settings, runtime)
     validator = await new_caller(runtime, [scopes.REGISTRY_VALIDATE])
@@ -165,7 +165,7 @@ async def test_a_huge_body_is_not_read_past_the_limit(runtime: Runtime) -> None:
         "headers": [(b"authorization", f"Bearer {validator.token}".encode())],
     }
     await app(scope, receive, send)
-    assert received == MAX_HOT_BODY // len(chunk) + 1
+    assert received == MAX_BODY_READ // len(chunk) + 1
     assert sent[0]["status"] == 200
     body = json.loads(sent[1]["body"])
     assert (body["response"], body["errors"]) == (

@@ -1,4 +1,4 @@
-"""Routed requests read a body only just past ``MAX_HOT_BODY`` (api/bodies.py), as hot paths
+"""Routed requests read a body only just past ``MAX_BODY_READ`` (api/bodies.py), as hot paths
 do: an endless upload is never held in memory, and each surface refuses it in its own
 envelope (the native API with 413)."""
 
@@ -10,14 +10,14 @@ from typing import Any
 
 import httpx
 
-from fleetkey.api.bodies import MAX_HOT_BODY
+from fleetkey.api.bodies import MAX_BODY_READ
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes
 from tests.conftest import new_caller
 
 CHUNK = 65_536
 # What reading an endless upload takes: the chunks up to the one that passes the limit.
-CHUNKS_READ = MAX_HOT_BODY // CHUNK + 1
+CHUNKS_READ = MAX_BODY_READ // CHUNK + 1
 STUDY = "0123456789ABCDEF0123456789ABCDEF"
 
 
@@ -73,10 +73,10 @@ async def test_native_api_takes_a_body_of_exactly_the_limit(
         return padded
 
     headers = {**admin.headers, "content-type": "application/json"}
-    at_limit = await client.post("/api/v1/studies", content=body(MAX_HOT_BODY), headers=headers)
+    at_limit = await client.post("/api/v1/studies", content=body(MAX_BODY_READ), headers=headers)
     assert at_limit.status_code == 422, at_limit.text
     assert at_limit.json()["error"]["code"] == "validation.invalid"
-    past = await client.post("/api/v1/studies", content=body(MAX_HOT_BODY + 1), headers=headers)
+    past = await client.post("/api/v1/studies", content=body(MAX_BODY_READ + 1), headers=headers)
     assert past.status_code == 413
     assert past.json()["error"]["code"] == "request.too_large"
 

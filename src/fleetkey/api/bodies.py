@@ -1,4 +1,4 @@
-"""How much of a request body is read: never more than ``MAX_HOT_BODY`` (and one byte).
+"""How much of a request body is read: never more than ``MAX_BODY_READ`` (and one byte).
 
 Every surface refuses a body over its own limit (at most 1 MB) in its own envelope, so
 reading stops just past that: a huge or endless upload is never held in memory, and the
@@ -12,14 +12,14 @@ from typing import Any
 
 from starlette.types import Message, Receive
 
-MAX_HOT_BODY = 1_000_000
+MAX_BODY_READ = 1_000_000
 # Set in a request's ``scope["state"]`` when its body went past the limit: the native
 # API then answers any refusal with 413 (a cut body fails to parse, or fails a rule).
 BODY_CUT = "fleetkey.body_cut"
 
 
 def capped(receive: Receive, state: dict[str, Any]) -> Receive:
-    """``receive`` whose request body ends just past ``MAX_HOT_BODY`` bytes."""
+    """``receive`` whose request body ends just past ``MAX_BODY_READ`` bytes."""
     size = 0
     cut = False
 
@@ -35,10 +35,10 @@ def capped(receive: Receive, state: dict[str, Any]) -> Receive:
         if message["type"] == "http.request":
             body = message.get("body", b"")
             size += len(body)
-            if size > MAX_HOT_BODY:
+            if size > MAX_BODY_READ:
                 cut = True
                 state[BODY_CUT] = True
-                keep = len(body) - (size - MAX_HOT_BODY - 1)
+                keep = len(body) - (size - MAX_BODY_READ - 1)
                 return {"type": "http.request", "body": body[:keep], "more_body": False}
         return message
 

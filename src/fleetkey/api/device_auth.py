@@ -51,10 +51,12 @@ def _runtime(request: Request) -> Runtime:
     return rt
 
 
-async def _broker(rt: Runtime, token: str | None, request_id: str) -> Actor | None:
+async def _broker(
+    rt: Runtime, token: str | None, request_id: str, token_key: bytes | None = None
+) -> Actor | None:
     if not token:
         return None
-    principal = await rt.tokens.verify(rt.db, token)
+    principal = await rt.tokens.verify(rt.db, token, token_key)
     if principal is None or not scopes.allows(principal.scopes, scopes.DEVICE_AUTH):
         return None
     return actor_with_id(principal, request_id)
@@ -90,8 +92,9 @@ async def answer_device_auth(rt: Runtime, request: HotRequest) -> HotResponse:
     token_key, version = await remembered.lookup(key)
     if token_key is not None and rt.tokens.trusted(token_key):
         return _ALLOWED
-    token = bearer_value(authorization.decode("latin-1"))
-    broker = await _broker(rt, token, request.request_id)
+    token = bearer_value(authorization.decode("latin-1")) or ""
+    token_key = rt.tokens.key(token)  # checked with it, and remembered by it
+    broker = await _broker(rt, token, request.request_id, token_key)
     if broker is None:
         return HotResponse.json(401, _NO_BROKER)
     try:
@@ -108,8 +111,7 @@ async def answer_device_auth(rt: Runtime, request: HotRequest) -> HotResponse:
     decision = await rt.device_auth.check(broker, attempt)
     if not decision.allowed:
         return _DENIED
-    assert token is not None  # a broker was found by it
-    remembered.keep(key, rt.tokens.key(token), version)
+    remembered.keep(key, token_key, version)
     return _ALLOWED
 
 

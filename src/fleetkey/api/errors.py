@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from fleetkey.api.bodies import BODY_CUT, MAX_HOT_BODY
+from fleetkey.api.bodies import BODY_CUT, MAX_BODY_READ
 from fleetkey.errors import DomainError
 
 log = logging.getLogger("fleetkey.api")
@@ -55,14 +55,14 @@ def invalid_request_payload(errors: Sequence[Any]) -> dict[str, Any]:
 
 
 def _body_cut(request: Request) -> bool:
-    """The body went past ``MAX_HOT_BODY`` (api/bodies.py ``capped`` read only its first
+    """The body went past ``MAX_BODY_READ`` (api/bodies.py ``capped`` read only its first
     bytes): whatever refused the request, the answer is "too large"."""
     return bool(request.scope.get("state", {}).get(BODY_CUT))
 
 
 def _too_large() -> JSONResponse:
     return error_response(
-        413, "request.too_large", f"the request body is larger than {MAX_HOT_BODY} bytes"
+        413, "request.too_large", f"the request body is larger than {MAX_BODY_READ} bytes"
     )
 
 

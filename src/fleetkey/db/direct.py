@@ -831,7 +831,7 @@ class DirectStore:
         once. None while the listener is not connected: then nothing may be cached.
         """
         if self._sqlite:
-            header = self._wal_header or self._sqlite_wal_header()
+            header = self._wal_header if self._wal_header_tried else self._sqlite_wal_header()
             if header is not None:
                 return (header[:WAL_HEADER_BYTES], _LOCAL_COMMITS[0])
             if self._turn_version is None:

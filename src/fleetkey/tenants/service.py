@@ -114,11 +114,12 @@ class TokenVerifier:
         hit = self._cache.get(key)
         return hit is not None and hit[1] is not None and hit[0] > time.monotonic()
 
-    async def verify(self, db: Database, token: str) -> Principal | None:
-        """The token's principal, or None for an unknown or revoked token."""
+    async def verify(self, db: Database, token: str, key: bytes | None = None) -> Principal | None:
+        """The token's principal, or None for an unknown or revoked token. ``key``: the
+        token's ``key`` if the caller has it already."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 256:
             return None
-        key = self.key(token)
+        key = key or self.key(token)
         hit = self._cache.get(key)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
