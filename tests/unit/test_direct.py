@@ -374,6 +374,7 @@ _FAILURES_OF = Statement(
         AuthFailures.tenant_id == bindparam("tenant_id"), AuthFailures.subject == bindparam("s")
     ),
     batch_on=("s", AuthFailures.subject),
+    sqlite_batches=True,
 )
 
 
@@ -412,6 +413,80 @@ async def test_reads_of_one_turn_each_get_their_own_row(runtime: Runtime, store:
         assert refused is None
     else:
         assert isinstance(refused, asyncpg.CharacterNotInRepertoireError), refused
+
+
+async def test_sqlite_reads_of_one_turn_run_as_one_statement(
+    runtime: Runtime, store: Store
+) -> None:
+    """On SQLite too, the reads of one turn cost one statement (json_each); a key the batch
+    could answer differently from a single read (another type, NUL) is read alone."""
+    if store.backend != "sqlite":
+        pytest.skip("SQLite's batched reads (PostgreSQL's are above)")
+    tenant_id = await _tenant_with_failures(runtime, "direct-batched-sqlite", 3)
+    direct = runtime.db.direct
+    await direct.execute(_SET, tenant_id=tenant_id, s="device:1", n=4)
+    await direct.execute(_ADD_SUBJECT, tenant_id=tenant_id, s="5", n=6)
+    statements: list[str] = []
+    direct._sqlite_reader().set_trace_callback(statements.append)
+    try:
+        outcomes = await asyncio.gather(
+            *(direct.first(_FAILURES_OF, tenant_id=tenant_id, s=f"device:{i}") for i in range(4)),
+            direct.first(_FAILURES_OF, tenant_id=tenant_id, s="device:1"),
+        )
+        assert outcomes == [
+            {"subject": "device:0", "failures": 0},
+            {"subject": "device:1", "failures": 4},
+            {"subject": "device:2", "failures": 0},
+            None,
+            {"subject": "device:1", "failures": 4},
+        ]
+        assert len(statements) == 1 and "json_each" in statements[0], statements
+        statements.clear()
+        # An integer for a text column finds "5" through SQLite's type affinity, as a
+        # single read does; in the batch its row would carry "5", not 5, and be missed.
+        mixed = await asyncio.gather(
+            direct.first(_FAILURES_OF, tenant_id=tenant_id, s="5"),
+            direct.first(_FAILURES_OF, tenant_id=tenant_id, s=5),  # type: ignore[arg-type]
+            direct.first(_FAILURES_OF, tenant_id=tenant_id, s="device:2"),
+            direct.first(_FAILURES_OF, tenant_id=tenant_id, s="device:1\x00"),
+        )
+        assert mixed == [
+            {"subject": "5", "failures": 6},
+            {"subject": "5", "failures": 6},
+            {"subject": "device:2", "failures": 0},
+            None,
+        ]
+        batched = [sql for sql in statements if "json_each" in sql]
+        assert len(batched) == 1 and len(statements) == 3, statements
+        statements.clear()
+        # Not asked for (sqlite_batches): each read on its own, at once.
+        alone = await asyncio.gather(
+            direct.first(_FAILURES_OF_ALONE, tenant_id=tenant_id, s="device:1"),
+            direct.first(_FAILURES_OF_ALONE, tenant_id=tenant_id, s="device:2"),
+        )
+        assert alone == [
+            {"subject": "device:1", "failures": 4},
+            {"subject": "device:2", "failures": 0},
+        ]
+        assert len(statements) == 2 and not any("json_each" in sql for sql in statements)
+    finally:
+        direct._sqlite_reader().set_trace_callback(None)
+
+
+_FAILURES_OF_ALONE = Statement(
+    select(AuthFailures.subject, AuthFailures.failures).where(
+        AuthFailures.tenant_id == bindparam("tenant_id"), AuthFailures.subject == bindparam("s")
+    ),
+    batch_on=("s", AuthFailures.subject),
+)
+_ADD_SUBJECT = Statement(
+    insert(AuthFailures).values(
+        tenant_id=bindparam("tenant_id"),
+        subject=bindparam("s"),
+        failures=bindparam("n"),
+        window_started_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+)
 
 
 _SET = Statement(

@@ -90,6 +90,7 @@ def _subject_columns(owner: Any) -> Select[*tuple[Any, ...]]:
 _BY_DEVICE_USER = Statement(
     _subject_columns(Device).where(Device.user_name == bindparam("user")),
     batch_on=("user", Device.user_name),
+    sqlite_batches=True,
 )
 _BY_PRODUCT_USER = Statement(
     _subject_columns(Product)
