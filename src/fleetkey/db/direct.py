@@ -12,8 +12,9 @@ types (so a ``UTCDateTime`` reads back as an aware datetime on both stores).
   loop without waiting for the lock, and when the lock is held it waits on a thread of
   its own, so it never blocks the loop that the lock holder (an ORM unit of work in this
   process) needs in order to finish.
-- PostgreSQL: an asyncpg pool per process; asyncpg prepares each statement once per
-  connection. One batch of units is in flight per process; writes asked for meanwhile go
+- PostgreSQL: a pool of asyncpg connections per process (``db.pgpool.LeanPool``: asyncpg's
+  own pool costs nearly as much client CPU as the statement); asyncpg prepares each statement once
+  per connection. One batch of units is in flight per process; writes asked for meanwhile go
   into the next one together (group commit), since each commit costs a WAL flush. A round
   trip costs far more than a row, so statements declared with ``batch_on`` go many at
   once (see ``Statement``), as do units of independent INSERTs; the other units of a
@@ -52,6 +53,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 from sqlalchemy.sql.sqltypes import NullType
 
+from fleetkey.db.pgpool import LeanPool
 from fleetkey.validation import unstorable
 
 Processor = Callable[[Any], Any] | None
@@ -652,15 +654,6 @@ class _ReadGroup:
             _settle(done, outcome)
 
 
-class _SingleStatements(asyncpg.Connection):
-    """Nothing here changes session state (statements and transactions only; no SET,
-    LISTEN or advisory locks), so handing a connection back to the pool needs no reset
-    query: one round trip less."""
-
-    def get_reset_query(self) -> str:
-        return ""
-
-
 async def _json_reads(conn: Any) -> None:
     """JSON columns read back as values, as through the ORM. Binds are already JSON text
     (the column type's own processor), so they pass through as they are."""
@@ -781,9 +774,7 @@ class DirectStore:
             self._pool = None
         if self._pool is None:
             dsn = self._dsn()
-            pool = await asyncpg.create_pool(
-                dsn, min_size=1, max_size=10, connection_class=_SingleStatements, init=_json_reads
-            )
+            pool = await LeanPool.open(dsn, max_size=10, init=_json_reads)
             if self._pool is None:  # no other task made one meanwhile
                 self._pool, self._pool_loop = pool, loop
             else:
