@@ -12,8 +12,8 @@ types (so a ``UTCDateTime`` reads back as an aware datetime on both stores).
   loop without waiting for the lock, and when the lock is held it waits on a thread of
   its own, so it never blocks the loop that the lock holder (an ORM unit of work in this
   process) needs in order to finish.
-- PostgreSQL: a pool of asyncpg connections per process (``db.pgpool.LeanPool``: asyncpg's
-  own pool costs nearly as much client CPU as the statement); asyncpg prepares each statement once
+- PostgreSQL: a pool of asyncpg connections per process (``db.pgpool.LeanPool``; asyncpg's
+  own pool costs nearly as much client CPU as the statement), each statement prepared once
   per connection. One batch of units is in flight per process; writes asked for meanwhile go
   into the next one together (group commit), since each commit costs a WAL flush. A round
   trip costs far more than a row, so statements declared with ``batch_on`` go many at
@@ -681,7 +681,7 @@ class DirectStore:
         self._sqlite_waiting = False
         self._write_thread: ThreadPoolExecutor | None = None
         self._caches: dict[str, UnchangedCache] = {}
-        self._pool: Any = None
+        self._pool: LeanPool | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._listener: Any = None
         self._listener_loop: asyncio.AbstractEventLoop | None = None
@@ -766,7 +766,7 @@ class DirectStore:
     def _dsn(self) -> str:
         return self._url.set(drivername="postgresql").render_as_string(hide_password=False)
 
-    async def _pg(self) -> Any:
+    async def _pg(self) -> LeanPool:
         loop = asyncio.get_running_loop()
         if self._pool is not None and self._pool_loop is not loop:
             # A pool belongs to the loop that made it (tests run one loop per test).
@@ -1071,7 +1071,7 @@ class DirectStore:
         _deliver(batch, [outcomes[index] for index in range(len(batch))])
 
     async def _pg_alone(
-        self, pool: Any, batch: list[Pending], index: int, outcomes: dict[int, Outcome]
+        self, pool: LeanPool, batch: list[Pending], index: int, outcomes: dict[int, Outcome]
     ) -> None:
         unit = batch[index][0]
         try:
@@ -1085,7 +1085,7 @@ class DirectStore:
             outcomes[index] = exc
 
     async def _pg_grouped(
-        self, pool: Any, batch: list[Pending], plan: _PgPlan, outcomes: dict[int, Outcome]
+        self, pool: LeanPool, batch: list[Pending], plan: _PgPlan, outcomes: dict[int, Outcome]
     ) -> None:
         """The batched statements in one transaction (none around a single one: a batched
         UPDATE refuses a unit by touching none of its rows). When one fails, their units
