@@ -415,11 +415,11 @@ async def test_reads_of_one_turn_each_get_their_own_row(runtime: Runtime, store:
         assert isinstance(refused, asyncpg.CharacterNotInRepertoireError), refused
 
 
-async def test_sqlite_reads_of_one_turn_run_as_one_statement(
+async def test_sqlite_reads_gathered_over_a_few_turns_run_as_one_statement(
     runtime: Runtime, store: Store
 ) -> None:
-    """On SQLite too, the reads of one turn cost one statement (json_each); a key the batch
-    could answer differently from a single read (another type, NUL) is read alone."""
+    """On SQLite too, reads gathered over a few turns cost one statement (json_each); a key
+    the batch could answer differently from a single read (another type, NUL) is read alone."""
     if store.backend != "sqlite":
         pytest.skip("SQLite's batched reads (PostgreSQL's are above)")
     tenant_id = await _tenant_with_failures(runtime, "direct-batched-sqlite", 3)
@@ -458,6 +458,17 @@ async def test_sqlite_reads_of_one_turn_run_as_one_statement(
         ]
         batched = [sql for sql in statements if "json_each" in sql]
         assert len(batched) == 1 and len(statements) == 3, statements
+        statements.clear()
+        # Reads asked for a few turns apart still go together (READ_GATHER_TURNS).
+        early = asyncio.ensure_future(direct.first(_FAILURES_OF, tenant_id=tenant_id, s="device:0"))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        late = await direct.first(_FAILURES_OF, tenant_id=tenant_id, s="device:2")
+        assert (await early, late) == (
+            {"subject": "device:0", "failures": 0},
+            {"subject": "device:2", "failures": 0},
+        )
+        assert len(statements) == 1 and "json_each" in statements[0], statements
         statements.clear()
         # Not asked for (sqlite_batches): each read on its own, at once.
         alone = await asyncio.gather(

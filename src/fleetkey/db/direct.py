@@ -155,6 +155,14 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> Compiled:
 
 
 BATCH_KEY = "batch_key"
+# Batched reads wait this many turns of the event loop before they go, so that requests that
+# arrive meanwhile (each turn polls the sockets, and a new request's handler reaches its
+# read a turn after its bytes) join them: a statement's fixed cost (~35 µs of client CPU on
+# PostgreSQL, plus the server's) is shared by more requests. Measured against one turn, one
+# pinned worker under wrk: first broker connections 62 -> 53 µs of server CPU on SQLite,
+# 67 -> 55 µs (and 12.5 -> 10.5 µs of database CPU) on PostgreSQL; TOTP on PostgreSQL
+# 82 -> 68 µs. Three turns gave most of it; nine no more than five.
+READ_GATHER_TURNS = 5
 
 
 def _batched(statement: ClauseElement, param: str, column: Any) -> Callable[[str], ClauseElement]:
@@ -185,6 +193,14 @@ def _batched(statement: ClauseElement, param: str, column: Any) -> Callable[[str
         return swapped.add_columns(column.label(BATCH_KEY))  # type: ignore[attr-defined]
 
     return built
+
+
+def _after_turns(loop: asyncio.AbstractEventLoop, turns: int, callback: Callable[[], None]) -> None:
+    """``callback`` on the ``turns``-th turn of ``loop`` from now (1: ``call_soon``)."""
+    if turns <= 1:
+        loop.call_soon(callback)
+    else:
+        loop.call_soon(_after_turns, loop, turns - 1, callback)
 
 
 def _json_batchable(key: Any, kind: type | None) -> bool:
@@ -240,8 +256,9 @@ class Statement:
     ``batch_on=(param, column)`` lets PostgreSQL take many at once (a round trip there
     costs ~100 µs, a row ~9 µs):
 
-    - a SELECT where ``column = :param`` finds at most one row: reads of one turn of the
-      event loop that differ only in ``param`` go to the server as one statement;
+    - a SELECT where ``column = :param`` finds at most one row: reads asked for within
+      ``READ_GATHER_TURNS`` turns of the event loop that differ only in ``param`` go to the
+      server as one statement;
     - an UPDATE: units of this one statement alone in one commit run as one statement,
       one per value of ``param`` (a second for the same value runs after, on its own, so
       it sees the first's change as it would in turn).
@@ -643,7 +660,8 @@ class WriterTurns:
 
 @dataclass
 class _ReadGroup:
-    """Reads of one statement in one turn that differ only in the batched parameter."""
+    """Reads of one statement, gathered over a few turns, that differ only in the batched
+    parameter."""
 
     statement: Statement
     params: dict[str, Any]
@@ -806,7 +824,7 @@ class DirectStore:
         if group is None:
             group = self._reads[(id(statement), others)] = _ReadGroup(statement, dict(others))
             if len(self._reads) == 1:
-                asyncio.get_running_loop().call_soon(self._flush_reads)
+                _after_turns(asyncio.get_running_loop(), READ_GATHER_TURNS, self._flush_reads)
         done: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         group.waiting.setdefault(params[param], []).append(done)
         return await done
