@@ -179,11 +179,23 @@ async def seed_devices(store: Store, count: int) -> tuple[str, str, list[dict[st
 
 
 async def seed_chosen(store: Store, count: int) -> list[dict[str, str]]:
-    """``count`` devices with person-chosen passwords (stored with Argon2id)."""
+    """``count`` devices with a person-chosen password, stored with Argon2id.
+
+    Made as the storm's devices are (the direct twin of ``create_device``), then all given
+    one Argon2id hash of ``CHOSEN``: hashing each would cost ~25 ms a device, and what the
+    scenario measures is verification, which every device still does on its own (the
+    server caches a verified password per device). There must be more devices than the
+    server verifies in the scenario's run, or the run ends on answers from memory: on a
+    fast machine 800 were all verified within 10 s.
+    """
+    from sqlalchemy import update
+
+    from fleetkey.clock import utcnow
+    from fleetkey.credentials.passwords import store_chosen
     from fleetkey.tenants import service as tenants
     from fleetkey.tenants.context import Actor
     from fleetkey.things import service as things
-    from fleetkey.things.models import Product
+    from fleetkey.things.models import Device, Product
 
     runtime = _runtime(store)
     async with runtime.db.unit_of_work() as session:
@@ -192,22 +204,31 @@ async def seed_chosen(store: Store, count: int) -> list[dict[str, str]]:
         product_id = await session.scalar(
             select(Product.id).where(Product.tenant_id == tenant.id).limit(1)
         )
+
+    async def one(i: int) -> dict[str, str]:
+        steps, row, issued = things.device_creation_steps(
+            runtime.vault,
+            actor,
+            "plant-1",
+            product_id,
+            things.DeviceInput(device_name=f"chosen-{i}", node_id=f"chosen-{i}"),
+            utcnow(),
+        )
+        await runtime.db.direct.run(steps)
+        return {"username": issued.user_name, "password": CHOSEN, "client_id": row["client_id"]}
+
+    secret = store_chosen(CHOSEN)
     creds: list[dict[str, str]] = []
-    async with runtime.db.unit_of_work() as session:
-        for i in range(count):
-            row, _ = await things.create_device(
-                session,
-                runtime.vault,
-                actor,
-                "plant-1",
-                things.ProductRef(product_id=product_id),
-                things.DeviceInput(device_name=f"chosen-{i}", node_id=f"chosen-{i}"),
-                user_name=f"chosen-user-{i}",
-                password=CHOSEN,
+    for start in range(0, count, 500):
+        batch = await asyncio.gather(*(one(i) for i in range(start, min(count, start + 500))))
+        async with runtime.db.unit_of_work() as session:
+            await session.execute(
+                update(Device)
+                .where(Device.tenant_id == actor.tenant_id)
+                .where(Device.client_id.in_([c["client_id"] for c in batch]))
+                .values(secret_kind=secret.kind, secret_hash=secret.hash)
             )
-            creds.append(
-                {"username": f"chosen-user-{i}", "password": CHOSEN, "client_id": row.client_id}
-            )
+        creds += batch
     await runtime.db.dispose()
     return creds
 
@@ -714,6 +735,9 @@ def argon2_scenario(
         f"auth p99 {res.p99_ms:.0f} ms; /healthz p50 {lat[len(lat) // 2]:.1f} ms, "
         f"p99 {p99:.1f} ms over {len(lat)} probes, other work {res.foreign_cores:.2f} cores"
     )
+    if res.ok > len(chosen) * WORKERS:
+        # Each device is verified at most once per worker; the rest came from memory.
+        note += "; NOT all verified: more answers than devices x workers (raise --chosen-devices)"
     log(f"  argon2: {note}")
     # value: /healthz p99 in ms against the 50 ms limit (in the baseline column).
     rows.append(Row("2 Argon2id: /healthz p99 ms", backend, p99, 50.0, 1.0, note, at_most=True))
@@ -761,7 +785,7 @@ def main() -> None:
     parser.add_argument(
         "--chosen-devices",
         type=int,
-        default=800,
+        default=5_000,
         help="devices with chosen passwords: each is verified with Argon2id once per worker "
         "(the server caches a verified password), so keep it above the 10 s verification count",
     )
