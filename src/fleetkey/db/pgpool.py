@@ -41,6 +41,7 @@ class LeanPool:
         self._waiting: deque[asyncio.Future[asyncpg.Connection]] = deque()
         self._open = 0  # connections open or being opened, idle or in use
         self._closed = False
+        self._opening: set[asyncio.Task[None]] = set()  # held: the loop keeps weak references
 
     @classmethod
     async def open(
@@ -116,14 +117,17 @@ class LeanPool:
         """A connection closed while callers wait: open another for the first of them."""
         if self._waiting and not self._closed and self._open < self._max:
             self._open += 1
-            asyncio.ensure_future(self._open_for_waiter())
+            task = asyncio.ensure_future(self._open_for_waiter())
+            self._opening.add(task)
+            task.add_done_callback(self._opening.discard)
 
     async def _open_for_waiter(self) -> None:
         try:
             conn = await self._connect()
         except Exception as exc:
             self._open -= 1
-            while self._waiting:  # they would wait on a server that refused just now
+            # The waiter it was for hears why; any others wait for a connection given back.
+            while self._waiting:
                 waiter = self._waiting.popleft()
                 if not waiter.done():
                     waiter.set_exception(exc)
