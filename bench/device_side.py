@@ -124,7 +124,6 @@ def _runtime(store: Store) -> Any:
 async def seed_devices(store: Store, count: int) -> tuple[str, str, list[dict[str, str]]]:
     """A tenant, a broker token (device:authenticate), an OTP verifier token and ``count``
     devices with generated passwords: (broker, verifier, [{username,password,client_id}])."""
-    from fleetkey.clock import utcnow
     from fleetkey.tenants import scopes
     from fleetkey.tenants import service as tenants
     from fleetkey.tenants.context import Actor
@@ -152,30 +151,41 @@ async def seed_devices(store: Store, count: int) -> tuple[str, str, list[dict[st
         )
         product_id = product.id
 
-    # Through the direct twin of create_device (the path a bootstrap takes): the same
-    # rows, history and audit as the API writes, a few hundred units per commit.
-    async def one(i: int) -> dict[str, str]:
-        steps, row, issued = things.device_creation_steps(
-            runtime.vault,
-            actor,
-            "plant-1",
-            product_id,
-            things.DeviceInput(device_name=f"sensor-{i}", node_id=f"node-{i}"),
-            utcnow(),
-        )
-        await runtime.db.direct.run(steps)
-        return {
-            "username": issued.user_name,
-            "password": issued.password,
-            "client_id": row["client_id"],
-        }
-
     creds: list[dict[str, str]] = []
-    batch = 500
-    for start in range(0, count, batch):
-        creds += await asyncio.gather(*(one(i) for i in range(start, min(count, start + batch))))
+    for start in range(0, count, 500):
+        creds += await asyncio.gather(
+            *(
+                _new_device(runtime, actor, product_id, f"sensor-{i}", f"node-{i}")
+                for i in range(start, min(count, start + 500))
+            )
+        )
     await runtime.db.dispose()
     return broker.token, verifier.token, creds
+
+
+async def _new_device(
+    runtime: Any, actor: Any, product_id: int, name: str, node_id: str
+) -> dict[str, str]:
+    """A device with a generated credential through the direct twin of ``create_device``
+    (the path a bootstrap takes): the rows, history and audit the API writes; the units of
+    a few hundred calls at once share a commit. Its {username, password, client_id}."""
+    from fleetkey.clock import utcnow
+    from fleetkey.things import service as things
+
+    steps, row, issued = things.device_creation_steps(
+        runtime.vault,
+        actor,
+        "plant-1",
+        product_id,
+        things.DeviceInput(device_name=name, node_id=node_id),
+        utcnow(),
+    )
+    await runtime.db.direct.run(steps)
+    return {
+        "username": issued.user_name,
+        "password": issued.password,
+        "client_id": row["client_id"],
+    }
 
 
 async def seed_chosen(store: Store, count: int) -> list[dict[str, str]]:
@@ -190,11 +200,9 @@ async def seed_chosen(store: Store, count: int) -> list[dict[str, str]]:
     """
     from sqlalchemy import update
 
-    from fleetkey.clock import utcnow
     from fleetkey.credentials.passwords import store_chosen
     from fleetkey.tenants import service as tenants
     from fleetkey.tenants.context import Actor
-    from fleetkey.things import service as things
     from fleetkey.things.models import Device, Product
 
     runtime = _runtime(store)
@@ -205,22 +213,17 @@ async def seed_chosen(store: Store, count: int) -> list[dict[str, str]]:
             select(Product.id).where(Product.tenant_id == tenant.id).limit(1)
         )
 
-    async def one(i: int) -> dict[str, str]:
-        steps, row, issued = things.device_creation_steps(
-            runtime.vault,
-            actor,
-            "plant-1",
-            product_id,
-            things.DeviceInput(device_name=f"chosen-{i}", node_id=f"chosen-{i}"),
-            utcnow(),
-        )
-        await runtime.db.direct.run(steps)
-        return {"username": issued.user_name, "password": CHOSEN, "client_id": row["client_id"]}
-
     secret = store_chosen(CHOSEN)
     creds: list[dict[str, str]] = []
     for start in range(0, count, 500):
-        batch = await asyncio.gather(*(one(i) for i in range(start, min(count, start + 500))))
+        batch = await asyncio.gather(
+            *(
+                _new_device(runtime, actor, product_id, f"chosen-{i}", f"chosen-{i}")
+                for i in range(start, min(count, start + 500))
+            )
+        )
+        for c in batch:
+            c["password"] = CHOSEN
         async with runtime.db.unit_of_work() as session:
             await session.execute(
                 update(Device)
