@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import os
 import string
+import sys
 import threading
 from collections.abc import Callable
 
@@ -235,3 +237,23 @@ async def test_many_subjects_never_grow_the_cache_past_its_bound(
         assert await checker.matches(f"device:{i}", chosen, CHOSEN)
         assert len(checker._verified) <= 50
     assert len(checker._verified) == 50
+
+
+async def test_argon2id_runs_on_threads_that_yield_to_the_event_loop() -> None:
+    """Hashing threads carry a higher nice value than the loop's thread (Linux applies it
+    per thread), so an Argon2id storm cannot starve the loop of the CPU."""
+    if sys.platform != "linux":
+        pytest.skip("per-thread nice values are Linux's")
+
+    def own_niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    loop_niceness = own_niceness()
+    pool = passwords.hashing_pool()
+    hashing_niceness = await asyncio.get_running_loop().run_in_executor(pool, own_niceness)
+    # An absolute value: a process already nicer than that keeps its own (raising priority
+    # back would need privileges).
+    assert hashing_niceness == max(loop_niceness, passwords.HASHING_NICENESS)
+    assert own_niceness() == loop_niceness  # the loop's own thread is untouched
+    stored = await passwords.store_chosen_async(CHOSEN)
+    assert await PasswordChecker(VAULT).matches("device:1", stored, CHOSEN)

@@ -5,17 +5,23 @@ Two kinds, because their threats differ (see docs/security.md):
 - a password fleetkey generated has >= 128 bits of entropy, so a keyed hash (HMAC-SHA256
   under the server pepper) is enough: fast to check, useless without the pepper;
 - a password a person chose may be guessable, so it gets Argon2id (OWASP parameters),
-  checked in a worker thread so the event loop keeps serving.
+  checked on threads of lower priority (``hashing_pool``) so the event loop keeps serving.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
+import os
 import string
+import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -32,6 +38,35 @@ GENERATED_LENGTH = 24  # ~150 bits over this alphabet
 
 # OWASP: Argon2id, m=19 MiB, t=2, p=1.
 _argon2 = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+# Argon2id runs on threads of their own, niced: a storm of chosen-password devices must not
+# starve the event loop (health checks, every other request) of the CPU. The hash still
+# gets every cycle the loop leaves idle. Linux applies a nice value per thread; elsewhere
+# the call fails and the threads keep the process's priority.
+HASHING_NICENESS = 10
+_hashing: ThreadPoolExecutor | None = None
+_T = TypeVar("_T")
+
+
+def _yield_to_the_loop() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+
+
+def hashing_pool() -> ThreadPoolExecutor:
+    """The process's Argon2id threads (one per core: more would only queue for it)."""
+    global _hashing
+    if _hashing is None:
+        _hashing = ThreadPoolExecutor(
+            max_workers=os.cpu_count() or 2,
+            thread_name_prefix="argon2id",
+            initializer=_yield_to_the_loop,
+        )
+    return _hashing
+
+
+async def _hashed(work: Callable[..., _T], *args: str) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(hashing_pool(), work, *args)
 
 
 def generate_password(length: int = GENERATED_LENGTH) -> str:
@@ -63,7 +98,7 @@ def store_chosen(password: str) -> StoredSecret:
 
 
 async def store_chosen_async(password: str) -> StoredSecret:
-    return await asyncio.to_thread(store_chosen, password)
+    return await _hashed(store_chosen, password)
 
 
 def _argon2_matches(stored: str, password: str) -> bool:
@@ -109,7 +144,7 @@ class PasswordChecker:
         if key in self._verified:
             self._verified.move_to_end(key)
             return True
-        ok = await asyncio.to_thread(_argon2_matches, stored.hash, password)
+        ok = await _hashed(_argon2_matches, stored.hash, password)
         if ok:
             self._verified[key] = None
             if len(self._verified) > self._max:
