@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import os
 import string
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -41,16 +42,17 @@ _argon2 = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 # Argon2id runs on threads of their own, niced: a storm of chosen-password devices must not
 # starve the event loop (health checks, every other request) of the CPU. The hash still
-# gets every cycle the loop leaves idle. Linux applies a nice value per thread; elsewhere
-# the call fails and the threads keep the process's priority.
+# gets every cycle the loop leaves idle. Only Linux applies a nice value to one thread (by
+# its thread id); elsewhere that id could name another process, so nothing is changed.
 HASHING_NICENESS = 10
 _hashing: ThreadPoolExecutor | None = None
 _T = TypeVar("_T")
 
 
 def _yield_to_the_loop() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):  # a process already nicer keeps its own
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
 
 
 def hashing_pool() -> ThreadPoolExecutor:
