@@ -203,6 +203,15 @@ def _after_turns(loop: asyncio.AbstractEventLoop, turns: int, callback: Callable
         loop.call_soon(_after_turns, loop, turns - 1, callback)
 
 
+def _by_batch_key(c: Compiled, records: Sequence[Any]) -> dict[Any, dict[str, Any]]:
+    """A batched read's rows by the value each answers (its ``BATCH_KEY`` column)."""
+    rows: dict[Any, dict[str, Any]] = {}
+    for record in records:
+        row = _row(c, record)
+        rows.setdefault(row.pop(BATCH_KEY), row)
+    return rows
+
+
 def _json_batchable(key: Any, kind: type | None) -> bool:
     """Whether a batch through SQLite's ``json_each`` answers ``key`` as a single read would:
     a value of the column's own Python type (the row's ``BATCH_KEY`` must equal it), an
@@ -266,8 +275,9 @@ class Statement:
     ``sqlite_batches=True`` batches such a SELECT on SQLite too, for a statement whose own
     cost is far above its index lookups (a join, many columns): a first broker connection's
     read, 8 columns and a join, cost 6% less server CPU batched; a TOTP device's read by
-    primary key cost 3% more (the read then waits for the loop's next turn, and the
-    request waits a second time, for its write). docs/performance-device.md has the runs.
+    primary key cost 3% more (measured while reads went at the loop's next turn: the request
+    then waits for its read as well as for its write). docs/performance-device.md has the
+    runs.
     """
 
     def __init__(
@@ -849,12 +859,9 @@ class DirectStore:
         rows: dict[Any, dict[str, Any] | None] = {}
         if len(keys) > 1:
             c = batched.compiled(self._dialect)
-            found: dict[Any, dict[str, Any]] = {}
             try:
                 args = _args(c, {**group.params, param: json.dumps(keys)})
-                for record in reader.execute(c.sql, args).fetchall():
-                    row = _row(c, record)
-                    found.setdefault(row.pop(BATCH_KEY), row)
+                found = _by_batch_key(c, reader.execute(c.sql, args).fetchall())
             except Exception:  # noqa: BLE001 - each key on its own below, with its own error
                 pass
             else:
@@ -882,10 +889,8 @@ class DirectStore:
                 rows = {keys[0]: None if found is None else _row(c, found)}
             else:
                 c = statement.batched.compiled(self._dialect)
-                rows = {}
-                for record in await pool.fetch(c.sql, *_args(c, {**group.params, param: keys})):
-                    row = _row(c, record)
-                    rows.setdefault(row.pop(BATCH_KEY), row)
+                args = _args(c, {**group.params, param: keys})
+                rows = dict(_by_batch_key(c, await pool.fetch(c.sql, *args)))
         except Exception as exc:
             if len(keys) == 1:
                 group.deliver(keys[0], exc)

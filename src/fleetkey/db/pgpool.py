@@ -135,18 +135,21 @@ class LeanPool:
             return
         self.give(conn)
 
+    def _after_use(self, conn: asyncpg.Connection, error: BaseException | None) -> None:
+        """Back after use. The server refusing a statement (``PostgresError``) leaves the
+        connection as it was; anything else (cancelled mid-statement, the connection lost,
+        the caller's own failure inside ``acquire``) leaves it in an unknown state."""
+        self.give(conn, reusable=error is None or isinstance(error, asyncpg.PostgresError))
+
     @contextlib.asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
         conn = await self.take()
         try:
             yield conn
-        except asyncpg.PostgresError:
-            self.give(conn)  # the server refused a statement: the connection is fine
+        except BaseException as exc:
+            self._after_use(conn, exc)
             raise
-        except BaseException:
-            self.give(conn, reusable=False)
-            raise
-        self.give(conn)
+        self._after_use(conn, None)
 
     async def _on_one(self, method: Callable[..., Awaitable[Any]], sql: str, args: Any) -> Any:
         """``method`` of a connection (``fetch``, ``fetchrow``) with the connection taken and
@@ -154,13 +157,10 @@ class LeanPool:
         conn = await self.take()
         try:
             result = await method(conn, sql, *args)
-        except asyncpg.PostgresError:
-            self.give(conn)
+        except BaseException as exc:
+            self._after_use(conn, exc)
             raise
-        except BaseException:
-            self.give(conn, reusable=False)
-            raise
-        self.give(conn)
+        self._after_use(conn, None)
         return result
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
