@@ -588,3 +588,34 @@ async def test_after_a_valid_code_every_change_still_counts(world: Otp) -> None:
     assert response.status_code == 404
     assert await world.status(blocked) == "blocked"
     assert await world.status(deactivated) == "deactivated"
+
+
+async def test_postgresql_writes_used_steps_in_the_rows_own_page(
+    world: Otp, store: Store, runtime: Runtime
+) -> None:
+    """auth_devices keeps room in its pages (migration 0007), so the update of an accepted
+    code stays in its row's page (HOT: no index touched). With full pages (fillfactor 100)
+    the first update of each row on a full page moves it to another page."""
+    if store.backend != "postgresql":
+        pytest.skip("a PostgreSQL storage parameter")
+    devices = [await world.totp() for _ in range(40)]
+    ids = [d["id"] for d in devices]
+    pages = text(
+        "SELECT id, (ctid::text::point)[0]::bigint AS page FROM auth_devices "
+        "WHERE id = ANY(CAST(:ids AS bigint[]))"
+    )
+
+    async def page_of_each() -> dict[int, int]:
+        async with runtime.db.unit_of_work(write=False) as session:
+            return {row.id: row.page for row in await session.execute(pages, {"ids": ids})}
+
+    async with runtime.db.unit_of_work(write=False) as session:
+        options = await session.scalar(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'auth_devices'")
+        )
+    assert options == ["fillfactor=70"]
+    before = await page_of_each()
+    step = await fresh_step()
+    for device in devices:
+        assert await world.verify(device["id"], code_for(device["private_key"], step)) is True
+    assert await page_of_each() == before
