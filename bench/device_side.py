@@ -42,6 +42,9 @@ ALLOW = '"result":"allow"'
 VALID = '"valid":true'
 WORKERS = 2
 WARM_DEVICES = 500
+# Authenticators of their own warm the TOTP path up (its statements prepared on each pooled
+# connection, PostgreSQL's caches of the table) before the measured run, as the storm's do.
+WARM_TOTP = 15_000  # more than a 1-s warm run verifies, so none is replayed
 CHOSEN = "Chosen-Passw0rd!x"  # meets ROMA's rules; stored with Argon2id
 # Clinical One: one study, one device-to-cloud kit type, a subject and a kit per device.
 STUDY = "BE0C4B1E5A7D4F0A9C3E2D1F0B9A8C7D"
@@ -617,8 +620,12 @@ def bench_backend(
         storms = [creds[i * args.devices : (i + 1) * args.devices] for i in range(trials)]
         log(f"  seeded {len(creds)} devices in {time.monotonic() - t0:.0f}s")
         t0 = time.monotonic()
-        totp = asyncio.run(seed_totp(store, args.totp_devices))
-        log(f"  seeded {len(totp)} totp authenticators in {time.monotonic() - t0:.0f}s")
+        # Each TOTP run verifies authenticators of its own (a code is accepted once).
+        per_run = args.totp_devices
+        seeded = asyncio.run(seed_totp(store, per_run * trials + WARM_TOTP))
+        warm_totp = seeded[per_run * trials :]
+        totp = [seeded[i * per_run : (i + 1) * per_run] for i in range(trials)]
+        log(f"  seeded {len(seeded)} totp authenticators in {time.monotonic() - t0:.0f}s")
         chosen = asyncio.run(seed_chosen(store, args.chosen_devices)) if args.argon2 else []
         world = None
         if args.clinical and args.bootstrap_pairs > 1:
@@ -675,29 +682,7 @@ def bench_backend(
                 return
             if world is not None:
                 clinical_scenarios(server, world, base, args, work, backend, rows)
-            # TOTP: start just after a step boundary so every code stays in its step.
-            from fleetkey.authenticators import otp
-
-            wait_for_step_room(args.totp_seconds)
-            step = otp.totp_step(time.time())
-            tbodies = write_bodies(work / f"totp-{backend}.jsonl", totp_bodies(totp, step))
-            os.environ["BENCH_MATCH"] = VALID
-            wrkmod.LUA = MATCH_LUA
-            res = wrkmod.run(
-                server,
-                VERIFY,
-                tbodies,
-                verifier,
-                wrkmod.Load(args.threads, args.connections, args.totp_seconds),
-            )
-            valid = res.ok
-            note = (
-                f"{res.requests} req, {valid} valid:true, {res.bad} other "
-                f"(wrapped {res.wrapped}; reused codes are refused), p99 {res.p99_ms:.1f} ms, "
-                f"{cores(res)}"
-            )
-            log(f"  totp verify: {res.ok_per_s:.0f} valid/s; {note}")
-            rows.append(Row("4 ABS TOTP verify", backend, res.ok_per_s, base, 0.25, note))
+            res = totp_scenario(server, verifier, totp, warm_totp, args, work, backend, base, rows)
             if args.privacyidea:
                 privacyidea_scenario(
                     pi, pi_why, res.ok_per_s, res.wrapped > 0, base, args, work, backend, rows
@@ -706,6 +691,52 @@ def bench_backend(
             server.stop()
     finally:
         drop_store(store)
+
+
+def totp_scenario(
+    server: Any,
+    verifier: str,
+    runs: list[list[tuple[int, bytes]]],
+    warm: list[tuple[int, bytes]],
+    args: argparse.Namespace,
+    work: Path,
+    backend: str,
+    base: float,
+    rows: list[Row],
+) -> wrkmod.WrkResult:
+    """Scenario 4: valid codes only, so every verification writes its used step. A warm-up
+    on authenticators of its own, then one run per device set (each starting just after a
+    step boundary, so that every code stays in its step); the median run is reported (single
+    2-s runs moved by a quarter on one machine within an hour) and returned."""
+    from fleetkey.authenticators import otp
+
+    os.environ["BENCH_MATCH"] = VALID
+    wrkmod.LUA = MATCH_LUA
+    warm_bodies = totp_bodies(warm, otp.totp_step(time.time()))
+    warm_path = write_bodies(work / f"totp-warm-{backend}.jsonl", warm_bodies)
+    wrkmod.run(server, VERIFY, warm_path, verifier, wrkmod.Load(args.threads, args.connections, 1))
+    results = []
+    for trial, devices in enumerate(runs):
+        wait_for_step_room(args.totp_seconds)
+        step = otp.totp_step(time.time())
+        path = write_bodies(work / f"totp-{backend}-{trial}.jsonl", totp_bodies(devices, step))
+        load = wrkmod.Load(args.threads, args.connections, args.totp_seconds)
+        res = wrkmod.run(server, VERIFY, path, verifier, load)
+        log(f"  totp verify, run {trial + 1}: {res.ok_per_s:.0f} valid/s; {_totp_note(res)}")
+        results.append(res)
+    res = sorted(results, key=lambda r: r.ok_per_s)[len(results) // 2]
+    each = ", ".join(f"{r.ok_per_s:.0f}" for r in results)
+    note = f"median of {len(results)} runs ({each}/s): {_totp_note(res)}"
+    rows.append(Row("4 ABS TOTP verify", backend, res.ok_per_s, base, 0.25, note))
+    return res
+
+
+def _totp_note(res: wrkmod.WrkResult) -> str:
+    return (
+        f"{res.requests} req, {res.ok} valid:true, {res.bad} other "
+        f"(wrapped {res.wrapped}; reused codes are refused), p99 {res.p99_ms:.1f} ms, "
+        f"{cores(res)}"
+    )
 
 
 def argon2_scenario(
@@ -777,8 +808,9 @@ def main() -> None:
     parser.add_argument(
         "--totp-devices",
         type=int,
-        default=40_000,
-        help="authenticators, each verified once: keep it above what the TOTP run verifies",
+        default=50_000,
+        help="authenticators per TOTP run (one run per --storm-trials), each verified once: "
+        "keep it above what a run verifies",
     )
     parser.add_argument("--totp-seconds", type=float, default=2.0)
     parser.add_argument("--seconds", type=float, default=10.0)
