@@ -6,6 +6,8 @@ below delegates to it so that OpenAPI describes it.
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
@@ -36,6 +38,12 @@ class VerifyOut(BaseModel):
 _VALID, _INVALID = b'{"valid":true}', b'{"valid":false}'
 
 
+@functools.cache
+def _policy(max_failures: int, unblock_after_seconds: int) -> authenticators.VerifyPolicy:
+    """The settings' policy, made once (not per verification)."""
+    return authenticators.VerifyPolicy(max_failures, unblock_after_seconds or None)
+
+
 async def answer_verify(rt: Runtime, request: HotRequest) -> HotResponse:
     try:
         principal = authorize(
@@ -45,9 +53,7 @@ async def answer_verify(rt: Runtime, request: HotRequest) -> HotResponse:
             body = VerifyIn.model_validate_json(request.body or b"{}")
         except ValidationError as exc:
             return HotResponse.json(422, invalid_request_payload(exc.errors()))
-        policy = authenticators.VerifyPolicy(
-            rt.settings.otp_max_failures, rt.settings.otp_unblock_after_seconds or None
-        )
+        policy = _policy(rt.settings.otp_max_failures, rt.settings.otp_unblock_after_seconds)
         ident = body.device_id if isinstance(body.device_id, int) else body.device_id[:64]
         actor = actor_with_id(principal, request.request_id)
         valid = await authenticators.verify_code(rt.db, rt.vault, actor, ident, body.code, policy)

@@ -461,13 +461,12 @@ async def verify_code(
         )
     if row["device_status"] == DEACTIVATED:
         return False
-    now = utcnow()
     if row["device_status"] == BLOCKED:
         blocked_at = row["blocked_at"]
         expired = (
             policy.unblock_after_seconds is not None
             and blocked_at is not None
-            and blocked_at + timedelta(seconds=policy.unblock_after_seconds) <= now
+            and blocked_at + timedelta(seconds=policy.unblock_after_seconds) <= utcnow()
         )
         if not expired:
             return False
@@ -497,7 +496,11 @@ async def verify_code(
         )
         return used == 1
     if row["failures"] + 1 >= policy.max_failures:
-        blocked = {"failures": row["failures"] + 1, "device_status": BLOCKED, "blocked_at": now}
+        blocked = {
+            "failures": row["failures"] + 1,
+            "device_status": BLOCKED,
+            "blocked_at": utcnow(),
+        }
         await _set_state(db, actor, row["id"], blocked, "block")
     else:
         await db.direct.execute(_COUNT_FAILURE, id=row["id"])
