@@ -22,6 +22,7 @@ from sqlalchemy import select, text
 
 from fleetkey.audit.models import AuditEvent, EntityHistory
 from fleetkey.authenticators import otp
+from fleetkey.authenticators.models import FILLFACTOR
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes
 from tests.compat.abs.support import (
@@ -613,7 +614,7 @@ async def test_postgresql_writes_used_steps_in_the_rows_own_page(
         options = await session.scalar(
             text("SELECT reloptions FROM pg_class WHERE relname = 'auth_devices'")
         )
-    assert options == ["fillfactor=70"]
+    assert options == [f"fillfactor={FILLFACTOR}"]
     before = await page_of_each()
     step = await fresh_step()
     for device in devices:
