@@ -23,6 +23,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,15 +156,24 @@ async def seed_devices(store: Store, count: int) -> tuple[str, str, list[dict[st
         product_id = product.id
 
     creds: list[dict[str, str]] = []
+    async for batch in _new_devices(runtime, actor, product_id, count, "sensor-{}", "node-{}"):
+        creds += batch
+    await runtime.db.dispose()
+    return broker.token, verifier.token, creds
+
+
+async def _new_devices(
+    runtime: Any, actor: Any, product_id: int, count: int, name: str, node_id: str
+) -> AsyncIterator[list[dict[str, str]]]:
+    """``count`` devices (``_new_device``; ``name`` and ``node_id`` formatted with each
+    one's number), in batches of 500 made at once: a batch's units share commits."""
     for start in range(0, count, 500):
-        creds += await asyncio.gather(
+        yield await asyncio.gather(
             *(
-                _new_device(runtime, actor, product_id, f"sensor-{i}", f"node-{i}")
+                _new_device(runtime, actor, product_id, name.format(i), node_id.format(i))
                 for i in range(start, min(count, start + 500))
             )
         )
-    await runtime.db.dispose()
-    return broker.token, verifier.token, creds
 
 
 async def _new_device(
@@ -218,13 +228,7 @@ async def seed_chosen(store: Store, count: int) -> list[dict[str, str]]:
 
     secret = store_chosen(CHOSEN)
     creds: list[dict[str, str]] = []
-    for start in range(0, count, 500):
-        batch = await asyncio.gather(
-            *(
-                _new_device(runtime, actor, product_id, f"chosen-{i}", f"chosen-{i}")
-                for i in range(start, min(count, start + 500))
-            )
-        )
+    async for batch in _new_devices(runtime, actor, product_id, count, "chosen-{}", "chosen-{}"):
         for c in batch:
             c["password"] = CHOSEN
         async with runtime.db.unit_of_work() as session:

@@ -239,9 +239,12 @@ async def test_many_subjects_never_grow_the_cache_past_its_bound(
     assert len(checker._verified) == 50
 
 
-async def test_argon2id_runs_on_threads_that_yield_to_the_event_loop() -> None:
-    """Hashing threads carry a higher nice value than the loop's thread (Linux applies it
-    per thread), so an Argon2id storm cannot starve the loop of the CPU."""
+async def test_argon2id_runs_on_threads_that_yield_to_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hashing and checking run on the hashing threads, which carry a higher nice value
+    than the loop's thread (Linux applies it per thread), so an Argon2id storm cannot
+    starve the loop of the CPU."""
     if sys.platform != "linux":
         pytest.skip("per-thread nice values are Linux's")
 
@@ -255,5 +258,18 @@ async def test_argon2id_runs_on_threads_that_yield_to_the_event_loop() -> None:
     # back would need privileges).
     assert hashing_niceness == max(loop_niceness, passwords.HASHING_NICENESS)
     assert own_niceness() == loop_niceness  # the loop's own thread is untouched
+
+    ran_on: list[str] = []
+
+    def where(work: Callable[..., object]) -> Callable[..., object]:
+        def recorded(*args: str) -> object:
+            ran_on.append(threading.current_thread().name)
+            return work(*args)
+
+        return recorded
+
+    monkeypatch.setattr(passwords, "store_chosen", where(passwords.store_chosen))
+    monkeypatch.setattr(passwords, "_argon2_matches", where(passwords._argon2_matches))
     stored = await passwords.store_chosen_async(CHOSEN)
     assert await PasswordChecker(VAULT).matches("device:1", stored, CHOSEN)
+    assert len(ran_on) == 2 and all(name.startswith("argon2id") for name in ran_on), ran_on

@@ -203,9 +203,9 @@ def _after_turns(loop: asyncio.AbstractEventLoop, turns: int, callback: Callable
         loop.call_soon(_after_turns, loop, turns - 1, callback)
 
 
-def _by_batch_key(c: Compiled, records: Sequence[Any]) -> dict[Any, dict[str, Any]]:
+def _by_batch_key(c: Compiled, records: Sequence[Any]) -> dict[Any, dict[str, Any] | None]:
     """A batched read's rows by the value each answers (its ``BATCH_KEY`` column)."""
-    rows: dict[Any, dict[str, Any]] = {}
+    rows: dict[Any, dict[str, Any] | None] = {}
     for record in records:
         row = _row(c, record)
         rows.setdefault(row.pop(BATCH_KEY), row)
@@ -890,7 +890,7 @@ class DirectStore:
             else:
                 c = statement.batched.compiled(self._dialect)
                 args = _args(c, {**group.params, param: keys})
-                rows = dict(_by_batch_key(c, await pool.fetch(c.sql, *args)))
+                rows = _by_batch_key(c, await pool.fetch(c.sql, *args))
         except Exception as exc:
             if len(keys) == 1:
                 group.deliver(keys[0], exc)

@@ -106,12 +106,19 @@ class LeanPool:
             self._open -= 1
             self._replace_for_waiter()
             return
+        waiter = self._next_waiter()
+        if waiter is None:
+            self._idle.append(conn)
+        else:
+            waiter.set_result(conn)
+
+    def _next_waiter(self) -> asyncio.Future[asyncpg.Connection] | None:
+        """The longest-waiting caller still waiting (one that went away is dropped)."""
         while self._waiting:
             waiter = self._waiting.popleft()
             if not waiter.done():
-                waiter.set_result(conn)
-                return
-        self._idle.append(conn)
+                return waiter
+        return None
 
     def _replace_for_waiter(self) -> None:
         """A connection closed while callers wait: open another for the first of them."""
@@ -127,11 +134,9 @@ class LeanPool:
         except Exception as exc:
             self._open -= 1
             # The waiter it was for hears why; any others wait for a connection given back.
-            while self._waiting:
-                waiter = self._waiting.popleft()
-                if not waiter.done():
-                    waiter.set_exception(exc)
-                    return
+            waiter = self._next_waiter()
+            if waiter is not None:
+                waiter.set_exception(exc)
             return
         self.give(conn)
 
@@ -171,27 +176,22 @@ class LeanPool:
         row: asyncpg.Record | None = await self._on_one(asyncpg.Connection.fetchrow, sql, args)
         return row
 
-    def _fail_waiting(self) -> None:
-        while self._waiting:
-            waiter = self._waiting.popleft()
-            if not waiter.done():
-                waiter.set_exception(PoolClosed("the connection pool is closed"))
+    def _shut(self) -> list[asyncpg.Connection]:
+        """Refuse new callers, fail the waiting ones; the idle connections, for closing."""
+        self._closed = True
+        while (waiter := self._next_waiter()) is not None:
+            waiter.set_exception(PoolClosed("the connection pool is closed"))
+        idle, self._idle = self._idle, []
+        self._open -= len(idle)
+        return idle
 
     async def close(self) -> None:
         """Close the idle connections now; those in use close when they come back."""
-        self._closed = True
-        self._fail_waiting()
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            self._open -= 1
+        for conn in self._shut():
             with contextlib.suppress(Exception):
                 await conn.close(timeout=5)
 
     def terminate(self) -> None:
         """Close at once, without waiting for the server (the pool's loop may be gone)."""
-        self._closed = True
-        self._fail_waiting()
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            self._open -= 1
+        for conn in self._shut():
             conn.terminate()
