@@ -1,9 +1,10 @@
 """The raw-ASGI baseline: the least work an HTTP request can cost on this server stack.
 
-Served exactly as ``fleetkey serve`` serves fleetkey: ``uvicorn.run`` with the same
-arguments (httptools and uvloop when installed, access log off, no proxy headers, same
-log level, same worker count). It reads the request body, as fleetkey does, and answers
-a small JSON envelope in which the replayer's success check (``"errors":null``) holds.
+Served exactly as ``fleetkey serve`` serves fleetkey, through ``fleetkey.serving.serve``
+(uvicorn with httptools and uvloop when installed, access log off, no proxy headers, a
+listening socket per worker on Linux, same log level, same worker count). It reads the
+request body, as fleetkey does, and answers a small JSON envelope in which the replayer's
+success check (``"errors":null``) holds.
 
     python -m bench.baseline --port 8090 --workers 2
 """
@@ -37,7 +38,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def main() -> None:
-    import uvicorn
+    from fleetkey.serving import serve
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -46,15 +47,7 @@ def main() -> None:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args()
     # The same call as fleetkey.cli.main.serve, with only the application swapped.
-    uvicorn.run(
-        "bench.baseline:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        access_log=False,
-        proxy_headers=False,
-    )
+    serve("bench.baseline:app", args.host, args.port, args.workers, args.log_level)
 
 
 if __name__ == "__main__":

@@ -72,20 +72,18 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="worker processes")] = None,
 ) -> None:
     """Serve every surface. A SQLite store is migrated first."""
-    import uvicorn
+    from fleetkey.serving import serve as serve_app
 
     settings = get_settings()
     if settings.is_sqlite:
         migrate_store(settings)
     Runtime.build(settings)  # fail early on a bad master key, before forking workers
-    uvicorn.run(
+    serve_app(
         "fleetkey.asgi:app",
         host=host or settings.host,
         port=port or settings.port,
         workers=workers or settings.workers,
         log_level=settings.log_level,
-        access_log=False,
-        proxy_headers=False,
     )
 
 
