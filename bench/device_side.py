@@ -105,7 +105,8 @@ def run_wrk(
 def cores(res: wrkmod.WrkResult) -> str:
     """Who used the CPU during a run, for its note."""
     return (
-        f"server {res.server_cores:.2f} cores, db {res.db_cores:.2f}, "
+        f"server {res.server_cores:.2f} cores "
+        f"({' + '.join(f'{c:.2f}' for c in res.worker_cores)}), db {res.db_cores:.2f}, "
         f"other work {res.foreign_cores:.2f} cores"
     )
 

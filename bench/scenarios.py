@@ -75,6 +75,7 @@ def describe(r: wrk.WrkResult) -> str:
     text = (
         f"{r.ok_per_s:,.0f} ok req/s ({r.bad} failed), p50 {r.p50_ms:.2f} ms, "
         f"p99 {r.p99_ms:.2f} ms; cores used: server {r.server_cores:.2f}"
+        f" ({' + '.join(f'{c:.2f}' for c in r.worker_cores)})"
     )
     if r.db_cores:
         text += f", postgres {r.db_cores:.2f}"

@@ -56,6 +56,9 @@ class WrkResult:
     # CPU used while wrk ran, in cores (CPU-seconds per wall second); 2.0 = both cores.
     client_cores: float  # wrk
     server_cores: float  # uvicorn supervisor and workers
+    # Each server process that worked, busiest first: an uneven split of the connections
+    # over the workers shows here (docs/performance.md, "One listening socket per worker").
+    worker_cores: tuple[float, ...]
     db_cores: float  # PostgreSQL for this run (0 on SQLite: it runs inside the workers)
     machine_cores: float  # everything
     foreign_cores: float  # what none of the above used: other work on the machine
@@ -64,6 +67,13 @@ class WrkResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _per_process_cores(
+    before: dict[int, float], after: dict[int, float], wall: float
+) -> tuple[float, ...]:
+    used = ((t - before.get(pid, 0.0)) / wall for pid, t in after.items())
+    return tuple(sorted((round(c, 2) for c in used if c >= 0.02), reverse=True))
 
 
 def run(
@@ -141,6 +151,7 @@ def run(
         bad_sample=raw["bad_sample"],
         client_cores=client_cpu / wall,
         server_cores=server_cpu / wall,
+        worker_cores=_per_process_cores(server_before, server_after, wall),
         db_cores=db_cpu / wall,
         machine_cores=machine_cpu / wall,
         foreign_cores=max(0.0, machine_cpu - client_cpu - server_cpu - db_cpu) / wall,
