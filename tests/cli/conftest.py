@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -22,6 +23,22 @@ from tests.conftest import Store
 FLEETKEY = Path(sys.executable).parent / "fleetkey"
 # The key tests.conftest.make_settings uses, so tokens the CLI issues work in-process too.
 MASTER_KEY = base64.b64encode(b"k" * 32).decode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as a service manager stops it; killed if it has not ended in 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
 
 
 def clean_env(**extra: str) -> dict[str, str]:

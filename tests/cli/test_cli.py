@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-import socket
 import stat
 import subprocess
 import time
@@ -20,7 +19,7 @@ from sqlalchemy import select
 from fleetkey.audit.models import AuditEvent
 from fleetkey.db.session import Database
 from tests.api.helpers import PROVIDER, validate_body
-from tests.cli.conftest import FLEETKEY, MASTER_KEY, Cli, clean_env
+from tests.cli.conftest import FLEETKEY, MASTER_KEY, Cli, clean_env, free_port, stop_server
 from tests.compat.mosip.world import World
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -279,15 +278,9 @@ async def test_cli_audit_rows_hold_no_token(cli: Cli) -> None:
 # ------------------------------------------------------------------ serve
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_serve_answers_health_checks(tmp_path: Path) -> None:
     """``serve`` on SQLite migrates the store itself, then serves every surface."""
-    port = _free_port()
+    port = free_port()
     env = clean_env(
         FLEETKEY_DATA_DIR=str(tmp_path),
         FLEETKEY_MASTER_KEY=MASTER_KEY,
@@ -321,10 +314,5 @@ async def test_serve_answers_health_checks(tmp_path: Path) -> None:
             assert anonymous.status_code == 401
         assert (tmp_path / "fleetkey.db").exists()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_server(process)
     assert process.returncode is not None

@@ -15,19 +15,13 @@ from pathlib import Path
 import pytest
 
 from fleetkey.serving import spreads_connections
-from tests.cli.conftest import FLEETKEY, MASTER_KEY, clean_env
+from tests.cli.conftest import FLEETKEY, MASTER_KEY, clean_env, free_port, stop_server
 
 pytestmark = pytest.mark.skipif(
     not spreads_connections(2), reason="a listening socket per worker is a Linux feature"
 )
 
 LISTEN, ESTABLISHED = "0A", "01"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _serve(data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -39,15 +33,6 @@ def _serve(data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     argv = [str(FLEETKEY), "serve", "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--workers", str(workers)]
     return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
 
 
 def _children(pid: int) -> list[int]:
@@ -91,7 +76,7 @@ def _workers_ready(process: subprocess.Popen[bytes], port: int, workers: int) ->
 
 
 def test_each_worker_listens_on_its_own_socket_and_connections_spread(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = _serve(tmp_path, port, workers=2)
     clients: list[http.client.HTTPConnection] = []
     try:
@@ -118,7 +103,7 @@ def test_each_worker_listens_on_its_own_socket_and_connections_spread(tmp_path: 
     finally:
         for client in clients:
             client.close()
-        _stop(process)
+        stop_server(process)
     assert process.returncode == 0
 
 
@@ -132,6 +117,6 @@ def test_a_taken_address_stops_serve_at_once(tmp_path: Path) -> None:
             _, err = process.communicate(timeout=60)
         finally:
             if process.poll() is None:
-                _stop(process)
+                stop_server(process)
     assert process.returncode == 1
     assert f"cannot bind 127.0.0.1:{port}" in err.decode()
