@@ -86,6 +86,22 @@ async def test_reads_and_writes_through_the_column_types(runtime: Runtime) -> No
         assert stored is not None and stored.failures == 1 and stored.locked_until == until
 
 
+_ALL_FAILURES = Statement(
+    select(AuthFailures.subject, AuthFailures.window_started_at)
+    .where(AuthFailures.tenant_id == bindparam("tenant_id"))
+    .order_by(AuthFailures.subject)
+)
+
+
+async def test_all_reads_every_row_through_the_column_types(runtime: Runtime) -> None:
+    tenant_id = await _tenant_with_failures(runtime, "direct-all", 3)
+    started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert await runtime.db.direct.all(_ALL_FAILURES, tenant_id=tenant_id) == [
+        {"subject": f"device:{i}", "window_started_at": started} for i in range(3)
+    ]
+    assert await runtime.db.direct.all(_ALL_FAILURES, tenant_id="no-such-tenant") == []
+
+
 async def test_unchanged_cache_forgets_on_any_commit(runtime: Runtime, store: Store) -> None:
     tenant_id = await _tenant_with_failures(runtime, "direct-cache", 1)
     cache = runtime.db.direct.cache("test.unchanged")

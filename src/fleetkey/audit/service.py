@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam, insert, literal_column, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from fleetkey.audit.models import AuditEvent, EntityHistory
@@ -266,20 +267,40 @@ async def as_of(
     )
 
 
-async def ids_ever_keyed(
-    session: AsyncSession, tenant_id: str, entity_type: str, lookup_key: str
-) -> list[str]:
-    """Entities that carried ``lookup_key`` at some time (candidates for an as-of search)."""
-    rows = await session.scalars(
+def as_of_data(entity_type: str, entity_id: Any) -> Any:
+    """For a statement that reads more besides (``db.direct``): the ``data`` of one entity
+    as it was at the bound ``at``, in the bound ``tenant_id``, as ``as_of`` reads it: a
+    scalar subquery, one descent of ``ix_entity_history_lookup``."""
+    h = aliased(EntityHistory)
+    return (
+        select(h.data)
+        .where(
+            h.entity_type == entity_type,
+            h.entity_id == entity_id,
+            h.valid_from <= bindparam("at", type_=EntityHistory.valid_from.type),
+            h.tenant_id == bindparam("tenant_id"),
+        )
+        .order_by(h.valid_from.desc(), h.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def as_of_by_key(entity_type: str) -> Any:
+    """For ``db.direct``: the ``data`` (column "data") of every entity of ``entity_type``
+    that carried the bound ``lookup_key`` at some time, each as it was at the bound ``at``
+    (None for one that did not exist yet): ``as_of`` for each, in one statement."""
+    keyed = (
         select(EntityHistory.entity_id)
         .where(
-            EntityHistory.tenant_id == tenant_id,
+            EntityHistory.tenant_id == bindparam("tenant_id"),
             EntityHistory.entity_type == entity_type,
-            EntityHistory.lookup_key == lookup_key,
+            EntityHistory.lookup_key == bindparam("lookup_key"),
         )
         .distinct()
+        .subquery("keyed")
     )
-    return list(rows)
+    return select(as_of_data(entity_type, keyed.c.entity_id).label("data")).select_from(keyed)
 
 
 async def history_of(

@@ -824,6 +824,17 @@ class DirectStore:
             values = await pool.fetchrow(c.sql, *args)
         return None if values is None else _row(c, values)
 
+    async def all(self, statement: Statement, **params: Any) -> list[dict[str, Any]]:
+        """Every row of a SELECT, by column key."""
+        c = statement.compiled(self._dialect)
+        args = _args(c, params)
+        if self._sqlite:
+            records = self._sqlite_reader().execute(c.sql, args).fetchall()
+        else:
+            pool = await self._pg()
+            records = await pool.fetch(c.sql, *args)
+        return [_row(c, values) for values in records]
+
     async def _batched_first(
         self, statement: Statement, params: dict[str, Any]
     ) -> dict[str, Any] | None:

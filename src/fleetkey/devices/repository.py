@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fleetkey.audit import service as audit
 from fleetkey.db.direct import Statement
 from fleetkey.db.repository import owned, page
 from fleetkey.db.session import Database
@@ -80,6 +82,21 @@ async def list_whitelist(
     return await page(session, WhitelistedDevice, tenant_id, after, limit, "serial_number")
 
 
+def _claimed_canonical_type() -> Any:
+    """The canonical code of the active catalog type spelled ``claimed_type`` (as
+    ``catalog.canonical_type`` reads it), as a labelled scalar subquery."""
+    return (
+        select(func.coalesce(DeviceType.alias_of, DeviceType.code))
+        .where(
+            DeviceType.tenant_id == bindparam("tenant_id"),
+            DeviceType.code == bindparam("claimed_type"),
+            DeviceType.is_active.is_(True),
+        )
+        .scalar_subquery()
+        .label("claimed_canonical_type")
+    )
+
+
 def _live_validation_statement() -> Any:
     """Built and compiled once (db/direct.py): it runs for every live validation."""
     d, p, s = RegisteredDevice, DeviceProvider, DeviceSoftware
@@ -94,15 +111,6 @@ def _live_validation_statement() -> Any:
         s.subtype_code == d.subtype_code,
         s.make == func.coalesce(d.make, ""),
         s.model == func.coalesce(d.model, ""),
-    )
-    canonical = (
-        select(func.coalesce(DeviceType.alias_of, DeviceType.code))
-        .where(
-            DeviceType.tenant_id == tenant,
-            DeviceType.code == bindparam("claimed_type"),
-            DeviceType.is_active.is_(True),
-        )
-        .scalar_subquery()
     )
     return (
         select(
@@ -120,7 +128,7 @@ def _live_validation_statement() -> Any:
             p.is_active.label("provider_active"),
             software_matches.label("software_matches"),
             exists().where(version).label("version_known"),
-            canonical.label("claimed_canonical_type"),
+            _claimed_canonical_type(),
         )
         .select_from(d)
         .outerjoin(p, and_(p.id == bindparam("provider_id"), p.tenant_id == tenant))
@@ -153,3 +161,42 @@ async def live_validation_row(
         sw_version=sw_version,
         claimed_type=claimed_type,
     )
+
+
+# An as-of validation reads history, not the live tables: the device and the provider as
+# they were, with the catalog's reading of the claimed type (the catalog keeps no history),
+# in one statement; then every release of the software version as it was.
+_AS_OF_VALIDATION = Statement(
+    select(
+        audit.as_of_data(RegisteredDevice.ENTITY_TYPE, bindparam("code")).label("device"),
+        audit.as_of_data(DeviceProvider.ENTITY_TYPE, bindparam("provider_id")).label("provider"),
+        _claimed_canonical_type(),
+    )
+)
+_SOFTWARE_AS_OF = Statement(audit.as_of_by_key(DeviceSoftware.ENTITY_TYPE))
+
+
+async def as_of_validation_row(
+    db: Database, tenant_id: str, code: str, provider_id: str, claimed_type: str, at: datetime
+) -> dict[str, Any]:
+    """The device's and the provider's data as they were at ``at`` (None for either that did
+    not exist then), and the canonical spelling of the claimed type."""
+    row = await db.direct.first(
+        _AS_OF_VALIDATION,
+        tenant_id=tenant_id,
+        code=code,
+        provider_id=provider_id,
+        claimed_type=claimed_type,
+        at=at,
+    )
+    assert row is not None  # a SELECT without FROM answers one row
+    return row
+
+
+async def software_as_of(
+    db: Database, tenant_id: str, sw_version: str, at: datetime
+) -> list[dict[str, Any]]:
+    """Every release that was ever ``sw_version``, as it was at ``at`` (those that did not
+    exist yet left out)."""
+    rows = await db.direct.all(_SOFTWARE_AS_OF, tenant_id=tenant_id, lookup_key=sw_version, at=at)
+    return [row["data"] for row in rows if row["data"] is not None]

@@ -10,15 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from fleetkey.audit import service as audit
 from fleetkey.db.session import Database
 from fleetkey.devices import repository as repo
-from fleetkey.devices.models import REGISTERED, RegisteredDevice
+from fleetkey.devices.models import REGISTERED
 from fleetkey.errors import DomainError, FieldProblem, not_found
-from fleetkey.providers import catalog
-from fleetkey.providers.models import DeviceProvider, DeviceSoftware
 
 
 @dataclass(frozen=True)
@@ -57,8 +52,7 @@ async def validate(db: Database, tenant: str, q: ValidationQuery) -> str:
     if q.at is None:
         await validate_live(db, tenant, q)
         return "live"
-    async with db.unit_of_work(write=False) as session:
-        await validate_as_of(session, tenant, q, q.at)
+    await validate_as_of(db, tenant, q, q.at)
     return "history"
 
 
@@ -97,12 +91,12 @@ async def validate_live(db: Database, tenant: str, q: ValidationQuery) -> None:
     passed.keep(key, True, version)
 
 
-async def validate_as_of(
-    session: AsyncSession, tenant: str, q: ValidationQuery, at: datetime
-) -> None:
-    """Raise the first rule the device broke at ``at``, every record read as it was then."""
-    row = await audit.as_of(session, tenant, RegisteredDevice.ENTITY_TYPE, q.device_code, at)
-    device = row.data if row else None
+async def validate_as_of(db: Database, tenant: str, q: ValidationQuery, at: datetime) -> None:
+    """Raise the first rule the device broke at ``at``, every record read as it was then.
+    Two statements, no unit of work (MOSIP's authentication validates a device as of each
+    capture's time)."""
+    then = await repo.as_of_validation_row(db, tenant, q.device_code, q.provider_id, q.type, at)
+    device = then["device"]
     if (
         device is None
         or not device["is_active"]
@@ -111,23 +105,21 @@ async def validate_as_of(
         raise not_found("validate.device_not_found", "Device is marked Inactive or not found")
     if device["status"] != REGISTERED:
         raise _fail("validate.device_not_registered", "Device is revoked/retired")
-    provider = await audit.as_of(session, tenant, DeviceProvider.ENTITY_TYPE, q.provider_id, at)
-    if provider is None or not provider.data["is_active"]:
+    provider = then["provider"]
+    if provider is None or not provider["is_active"]:
         raise not_found("validate.provider_missing", "Device Provider does not exist")
-    releases = []
-    for software_id in await audit.ids_ever_keyed(
-        session, tenant, DeviceSoftware.ENTITY_TYPE, q.sw_version
-    ):
-        then = await audit.as_of(session, tenant, DeviceSoftware.ENTITY_TYPE, software_id, at)
-        if then and then.data["is_active"] and then.data["sw_version"] == q.sw_version:
-            releases.append(then.data)
+    releases = [
+        release
+        for release in await repo.software_as_of(db, tenant, q.sw_version, at)
+        if release["is_active"] and release["sw_version"] == q.sw_version
+    ]
     wanted = ("provider_id", "type_code", "subtype_code", "make", "model")
     if not any(all(r[k] == device[k] for k in wanted) for r in releases):
         raise _fail(
             "validate.software_mismatch",
             "Software version does not match against the Device Details",
         )
-    _compare(device, q, await catalog.canonical_type(session, tenant, q.type))
+    _compare(device, q, then["claimed_canonical_type"])
 
 
 def _compare(device: dict[str, Any], q: ValidationQuery, claimed_canonical: str | None) -> None:

@@ -335,6 +335,32 @@ async def test_software_deactivated_later(world: World) -> None:
     assert failed(await world.validate(code, at=doc.now_text())) == SOFTWARE_MISMATCH
 
 
+async def test_a_release_made_later_does_not_count_as_of_before(world: World) -> None:
+    code = await world.register_ok()
+    before_release = await moment()
+    created = await world.post(
+        "/mosipdeviceservice",
+        doc.with_request(doc.MDS_CREATE, deviceProviderId=world.provider_id, swVersion="v9"),
+    )
+    assert created["errors"] is None, created
+    after_release = await moment()
+    later = {"deviceServiceVersion": "v9"}
+    assert failed(await validate(world, code, timestamp=before_release, **later)) == (
+        SOFTWARE_MISMATCH
+    )
+    assert (await validate(world, code, timestamp=after_release, **later))["response"] == (
+        VALID_HISTORY
+    )
+
+
+async def test_both_type_spellings_match_as_of(world: World) -> None:
+    code = await world.register_ok()
+    at = await moment()
+    for spelling in ("Finger", "Fingerprint"):
+        assert (await world.validate(code, type=spelling, at=at))["response"] == VALID_HISTORY
+    assert failed(await world.validate(code, type="Face", at=at)) == mismatch("type")
+
+
 async def test_unknown_version_as_of_is_a_software_mismatch(world: World) -> None:
     code = await world.register_ok()
     at = await moment()
