@@ -32,7 +32,8 @@ class EntityHistory(Base):
 
     __table_args__ = (
         Index("ix_entity_history_lookup", "entity_type", "entity_id", "valid_from", "id"),
-        Index("ix_entity_history_key", "tenant_id", "entity_type", "lookup_key"),
+        # entity_id too, so that "which entities ever carried this key" reads the index only.
+        Index("ix_entity_history_key", "tenant_id", "entity_type", "lookup_key", "entity_id"),
         # SQLite reuses the highest id after a delete unless told not to.
         {"sqlite_autoincrement": True},
     )
