@@ -5,7 +5,7 @@ uvicorn's own supervisor binds one socket and every worker accepts from it. A wo
 wakes to a new connection accepts every connection waiting (asyncio and uvloop accept until
 the queue is empty), so a client's keep-alive connections, opened together, often end up
 on one worker while another idles: with 32 connections over two workers, splits from 16/16
-to 32/0 between runs of the same load (docs/performance-device.md). On Linux each worker
+to 31/1 and 2/30 between runs of the same load (docs/performance-device.md). On Linux each worker
 here binds a listening socket of its own to the same address (``SO_REUSEPORT``), and the
 kernel spreads new connections over them by a hash of each connection's addresses. The
 supervisor is still uvicorn's (signals, health checks, restarts); it is handed a stand-in
