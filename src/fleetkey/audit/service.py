@@ -250,40 +250,42 @@ def creation_steps(
     ]
 
 
+def _version_at(
+    h: Any, selected: Any, entity_type: str, entity_id: Any, at: Any, tenant: Any
+) -> Any:
+    """The one rule of an as-of read, for both spellings below: the latest history row of
+    the entity with ``valid_from <= at`` (the later row of two at one instant), one
+    descent of ``ix_entity_history_lookup``."""
+    return (
+        select(selected)
+        .where(
+            h.entity_type == entity_type,
+            h.entity_id == entity_id,
+            h.valid_from <= at,
+            h.tenant_id == tenant,
+        )
+        .order_by(h.valid_from.desc(), h.id.desc())
+        .limit(1)
+    )
+
+
 async def as_of(
     session: AsyncSession, tenant_id: str, entity_type: str, entity_id: str, at: datetime
 ) -> EntityHistory | None:
     """The entity as it was at ``at``: one indexed query."""
-    return await session.scalar(
-        select(EntityHistory)
-        .where(
-            EntityHistory.entity_type == entity_type,
-            EntityHistory.entity_id == entity_id,
-            EntityHistory.valid_from <= at,
-            EntityHistory.tenant_id == tenant_id,
-        )
-        .order_by(EntityHistory.valid_from.desc(), EntityHistory.id.desc())
-        .limit(1)
-    )
+    h = EntityHistory
+    return await session.scalar(_version_at(h, h, entity_type, entity_id, at, tenant_id))
 
 
 def as_of_data(entity_type: str, entity_id: Any) -> Any:
     """For a statement that reads more besides (``db.direct``): the ``data`` of one entity
-    as it was at the bound ``at``, in the bound ``tenant_id``, as ``as_of`` reads it: a
-    scalar subquery, one descent of ``ix_entity_history_lookup``."""
+    as it was at the bound ``at``, in the bound ``tenant_id``, as ``as_of`` reads it, as a
+    scalar subquery."""
     h = aliased(EntityHistory)
-    return (
-        select(h.data)
-        .where(
-            h.entity_type == entity_type,
-            h.entity_id == entity_id,
-            h.valid_from <= bindparam("at", type_=EntityHistory.valid_from.type),
-            h.tenant_id == bindparam("tenant_id"),
-        )
-        .order_by(h.valid_from.desc(), h.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    at = bindparam("at", type_=EntityHistory.valid_from.type)
+    return _version_at(
+        h, h.data, entity_type, entity_id, at, bindparam("tenant_id")
+    ).scalar_subquery()
 
 
 def as_of_by_key(entity_type: str) -> Any:
