@@ -5,11 +5,13 @@ from __future__ import annotations
 import hmac
 import os
 import struct
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
 from fleetkey.authenticators import otp
+from fleetkey.authenticators.service import totp_candidates
 
 RFC4226_SECRET = b"12345678901234567890"
 
@@ -122,6 +124,34 @@ def test_matching_step_finds_the_step_of_the_code() -> None:
         )
         == step
     )
+
+
+def test_matching_step_stops_at_the_first_match_in_the_order_given() -> None:
+    tried: list[int] = []
+
+    def candidates(steps: list[int]) -> Iterator[int]:
+        for step in steps:
+            tried.append(step)
+            yield step
+
+    # RFC 4226 appendix D: counter 3 gives 969429.
+    assert otp.matching_step(RFC4226_SECRET, "969429", candidates([3, 2, 4]), 6, "SHA1") == 3
+    assert tried == [3]
+    tried.clear()
+    assert otp.matching_step(RFC4226_SECRET, "969429", candidates([2, 3, 4]), 6, "SHA1") == 3
+    assert tried == [2, 3]
+    tried.clear()
+    # A wrong code is compared with every candidate.
+    assert otp.matching_step(RFC4226_SECRET, "000000", candidates([2, 3, 4]), 6, "SHA1") is None
+    assert tried == [2, 3, 4]
+
+
+def test_totp_candidates_are_now_first_then_either_side_never_a_used_step() -> None:
+    assert totp_candidates(100, 0) == [100, 99, 101]
+    assert totp_candidates(100, 98) == [100, 99, 101]
+    assert totp_candidates(100, 99) == [100, 101]
+    assert totp_candidates(100, 100) == [101]
+    assert totp_candidates(100, 101) == []
 
 
 def test_key_uri_matches_the_wiki_example() -> None:

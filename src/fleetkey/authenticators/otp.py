@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hmac
 import struct
+from collections.abc import Iterable
 from urllib.parse import quote, urlencode
 
 from fleetkey.credentials.hmacs import PrekeyedHmac
@@ -32,17 +33,22 @@ def totp_step(unix_time: float, period: int = PERIOD) -> int:
 
 
 def matching_step(
-    secret: bytes, code: str, steps: range, digits: int, algorithm: str
+    secret: bytes, code: str, steps: Iterable[int], digits: int, algorithm: str
 ) -> int | None:
-    """The step (or HOTP counter) in ``steps`` whose code is ``code``; every candidate is
-    compared in constant time, so timing tells nothing about which one matched."""
+    """The first step (or HOTP counter) of ``steps``, in their order, whose code is ``code``.
+
+    Each comparison is constant-time. The search stops at a match: a caller who sent a right
+    code may learn from the timing which candidate it was, which is only the step (the
+    time, or how far ahead the counter ran), nothing secret; a wrong code is compared with
+    every candidate. Callers give the likeliest step first (TOTP: now), so a right code
+    costs one HMAC instead of three.
+    """
     # Keyed once for every candidate (up to three TOTP steps, eleven HOTP counters).
     keyed = PrekeyedHmac(secret, ALGORITHMS[algorithm])
-    found = None
     for step in steps:
         if hmac.compare_digest(_code(keyed, step, digits), code):
-            found = step if found is None else found
-    return found
+            return step
+    return None
 
 
 def b32(secret: bytes) -> str:

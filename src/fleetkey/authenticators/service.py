@@ -8,6 +8,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
@@ -439,6 +440,16 @@ async def _set_state(
             raise
 
 
+def totp_candidates(now: int, last_used: int) -> list[int]:
+    """The steps a TOTP code may be for, likeliest first: now, then each step of the window
+    on either side (a clock a little off, a code sent as its step ended); none at or
+    before the last step used."""
+    steps = [now]
+    for distance in range(1, TOTP_WINDOW + 1):
+        steps += (now - distance, now + distance)
+    return [step for step in steps if step > last_used]
+
+
 async def verify_code(
     db: Database,
     vault: Vault,
@@ -480,11 +491,11 @@ async def verify_code(
     else:
         seed = vault.open(row["secret_sealed"], seal_context(actor.tenant_id, row["uid"]))
         counter = row["otp_counter"]
+        steps: Iterable[int]
         if row["otp_kind"] == "hotp":
             steps = range(counter, counter + HOTP_LOOK_AHEAD + 1)
         else:
-            current = otp.totp_step(time.time())
-            steps = range(max(current - TOTP_WINDOW, counter + 1), current + TOTP_WINDOW + 1)
+            steps = totp_candidates(otp.totp_step(time.time()), counter)
         matched = otp.matching_step(seed, code, steps, digits, row["otp_algorithm"] or "SHA1")
     if matched is not None:
         # Counters are operational state, not a change of the record: no history row.
