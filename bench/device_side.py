@@ -59,6 +59,11 @@ PAIR_OK = '"iotSharedSecret":'  # the bootstrap answer carries the long-term cre
 ORS_OK = '"status":"Success"'  # ORSResponse envelope of a recreated pair
 
 
+def _share(value: float, baseline: float) -> float:
+    """``value`` as a share of ``baseline`` (0 when the baseline answered nothing)."""
+    return value / baseline if baseline else 0.0
+
+
 @dataclass
 class Row:
     scenario: str
@@ -73,7 +78,7 @@ class Row:
 
     @property
     def ratio(self) -> float:
-        return self.value / self.baseline if self.baseline else 0.0
+        return _share(self.value, self.baseline)
 
     @property
     def passed(self) -> bool:
@@ -749,12 +754,12 @@ def totp_scenario(
             base = run_wrk(baseline, "/", base_bodies, None, load, BASELINE_OK).ok_per_s
             log(
                 f"  totp verify, run {trial + 1}: {res.ok_per_s:.0f} valid/s, then baseline "
-                f"{base:.0f} req/s ({res.ok_per_s / base:.1%}); {_totp_note(res)}"
+                f"{base:.0f} req/s ({_share(res.ok_per_s, base):.1%}); {_totp_note(res)}"
             )
             pairs.append((res, base))
     finally:
         baseline.stop()
-    res, base = sorted(pairs, key=lambda pair: pair[0].ok_per_s / pair[1])[len(pairs) // 2]
+    res, base = sorted(pairs, key=lambda pair: _share(pair[0].ok_per_s, pair[1]))[len(pairs) // 2]
     each = ", ".join(f"{r.ok_per_s:.0f}/{b:.0f}" for r, b in pairs)
     note = (
         f"median ratio of {len(pairs)} runs, each followed by a baseline run of the same "
