@@ -154,6 +154,15 @@ def test_totp_candidates_are_now_first_then_either_side_never_a_used_step() -> N
     assert totp_candidates(100, 101) == []
 
 
+def test_a_code_of_two_steps_counts_for_the_current_one() -> None:
+    # Found by search: this seed's SHA-1 codes for steps 999 and 1000 are the same.
+    seed = bytes.fromhex("00000000000000000000000000000000001abbe4")
+    assert otp.hotp(seed, 999) == otp.hotp(seed, 1000) == "399171"
+    # Taken for step 1000, the later: the code cannot then be accepted again for it.
+    assert otp.matching_step(seed, "399171", totp_candidates(1000, 0), 6, "SHA1") == 1000
+    assert otp.matching_step(seed, "399171", totp_candidates(1000, 1000), 6, "SHA1") is None
+
+
 def test_key_uri_matches_the_wiki_example() -> None:
     secret = otp.from_b32("HXDMVJECJJWSRB3HWIZR4IFUGFTMXBOZ")
     uri = otp.key_uri("totp", "ACME Co", "john.doe@email.com", secret, 6, "SHA1")
