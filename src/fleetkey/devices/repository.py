@@ -11,7 +11,8 @@ from fleetkey.db.direct import Statement
 from fleetkey.db.repository import owned, page
 from fleetkey.db.session import Database
 from fleetkey.devices.models import RETIRED, RegisteredDevice, WhitelistedDevice
-from fleetkey.providers.models import DeviceProvider, DeviceSoftware, DeviceType
+from fleetkey.providers import catalog
+from fleetkey.providers.models import DeviceProvider, DeviceSoftware
 
 
 async def device(session: AsyncSession, tenant_id: str, code: str) -> RegisteredDevice | None:
@@ -83,17 +84,9 @@ async def list_whitelist(
 
 
 def _claimed_canonical_type() -> Any:
-    """The canonical code of the active catalog type spelled ``claimed_type`` (as
-    ``catalog.canonical_type`` reads it), as a labelled scalar subquery."""
-    return (
-        select(func.coalesce(DeviceType.alias_of, DeviceType.code))
-        .where(
-            DeviceType.tenant_id == bindparam("tenant_id"),
-            DeviceType.code == bindparam("claimed_type"),
-            DeviceType.is_active.is_(True),
-        )
-        .scalar_subquery()
-        .label("claimed_canonical_type")
+    """The catalog's canonical spelling of the bound ``claimed_type``, labelled."""
+    return catalog.canonical_type_column(bindparam("tenant_id"), bindparam("claimed_type")).label(
+        "claimed_canonical_type"
     )
 
 

@@ -91,18 +91,24 @@ def resolved(
     return ResolvedType(canonical, subtype_code)
 
 
-def resolution_columns(tenant_id: Any, type_code: Any, subtype_code: Any) -> list[Any]:
-    """The reads behind ``resolved`` as scalar subqueries, labelled "canonical_type",
-    "canonical_type_active" and "subtype_active", for a statement that reads more besides
-    (a registration checks its provider in the same round trip)."""
-    spelled, target = aliased(DeviceType), aliased(DeviceType)
-    canonical = (
+def canonical_type_column(tenant_id: Any, type_code: Any) -> Any:
+    """``canonical_type`` as a scalar subquery, for a statement that reads more besides."""
+    spelled = aliased(DeviceType)
+    return (
         select(func.coalesce(spelled.alias_of, spelled.code))
         .where(
             spelled.tenant_id == tenant_id, spelled.code == type_code, spelled.is_active.is_(True)
         )
         .scalar_subquery()
     )
+
+
+def resolution_columns(tenant_id: Any, type_code: Any, subtype_code: Any) -> list[Any]:
+    """The reads behind ``resolved`` as scalar subqueries, labelled "canonical_type",
+    "canonical_type_active" and "subtype_active", for a statement that reads more besides
+    (a registration checks its provider in the same round trip)."""
+    target = aliased(DeviceType)
+    canonical = canonical_type_column(tenant_id, type_code)
     return [
         canonical.label("canonical_type"),
         select(target.is_active)
