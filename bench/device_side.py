@@ -615,7 +615,11 @@ class PairedBaseline:
         server = baseline_server(env, free_port(), WORKERS, work / "baseline.log")
         server.start()
         paired = cls(server, bodies, load)
-        paired.after(1.0)  # warm-up, not reported
+        try:
+            paired.after(1.0)  # warm-up, not reported
+        except BaseException:
+            server.stop()
+            raise
         return paired
 
     def after(self, seconds: float) -> float:
@@ -676,71 +680,94 @@ def bench_backend(
         analyze_store(store)
         load = wrkmod.Load(args.threads, args.connections, args.seconds)
         baseline = PairedBaseline.start(work, store.env(), load)
-        server = fleetkey_server(
-            store.env(), free_port(), WORKERS, work / f"fleetkey-{backend}.log", store.pg_database
-        )
-        server.start()
         try:
-            sample = httpx.post(
-                server.url + AUTH,
-                json=creds[0],
-                headers={"Authorization": f"Bearer {broker}"},
-                timeout=30,
+            server = fleetkey_server(
+                store.env(),
+                free_port(),
+                WORKERS,
+                work / f"fleetkey-{backend}.log",
+                store.pg_database,
             )
-            log(f"  sample auth answer: {sample.status_code} {sample.text}")
-            warm_load = wrkmod.Load(args.threads, args.connections, 2)
-            run_wrk(server, AUTH, write_bodies(work / "warm.jsonl", warm), broker, warm_load, ALLOW)
-            # First connections: one pass over a trial's devices, each thread stopping after
-            # its last answer (the rate is over the time that took; "wrapped" counts
-            # requests sent again while the pass's last answers were in flight). A pass
-            # lasts about half a second, and is followed by a 1-s baseline run: the pair
-            # with the median ratio is reported.
-            passes = []
-            for trial, devices in enumerate(storms):
-                path = write_bodies(work / f"auth-{backend}-{trial}.jsonl", devices)
-                first = run_wrk(server, AUTH, path, broker, load, ALLOW, mode="single")
-                base = baseline.after(first.seconds)
-                note = (
-                    f"{first.requests} req, {first.bad} non-allow, wrapped {first.wrapped}, "
-                    f"p99 {first.p99_ms:.1f} ms"
+            server.start()
+            try:
+                sample = httpx.post(
+                    server.url + AUTH,
+                    json=creds[0],
+                    headers={"Authorization": f"Bearer {broker}"},
+                    timeout=30,
                 )
-                log(
-                    f"  first connections, trial {trial + 1}: {first.ok_per_s:.0f}/s, then "
-                    f"baseline {base:.0f} req/s ({_share(first.ok_per_s, base):.1%}); {note}"
+                log(f"  sample auth answer: {sample.status_code} {sample.text}")
+                warm_load = wrkmod.Load(args.threads, args.connections, 2)
+                run_wrk(
+                    server, AUTH, write_bodies(work / "warm.jsonl", warm), broker, warm_load, ALLOW
                 )
-                passes.append((first.ok_per_s, base, note))
-            rate, base, note = median_pair(passes)
-            each = ", ".join(f"{r:.0f}/{b:.0f}" for r, b, _ in passes)
-            note = f"median ratio of {trials} trials (req/s / baseline req/s: {each}): {note}"
-            rows.append(Row("1 reconnect storm: first", backend, rate, base, 0.30, note))
-            bodies = write_bodies(work / f"auth-{backend}.jsonl", storms[0])
-            rep = run_wrk(server, AUTH, bodies, broker, load, ALLOW)
-            base = baseline.after(args.seconds)
-            note = f"{rep.requests} req, {rep.bad} non-allow, p99 {rep.p99_ms:.1f} ms, {cores(rep)}"
-            log(
-                f"  repeated connections: {rep.ok_per_s:.0f}/s, then baseline {base:.0f} req/s "
-                f"({_share(rep.ok_per_s, base):.1%}); {note}"
-            )
-            rows.append(Row("1 reconnect storm: repeated", backend, rep.ok_per_s, base, 0.50, note))
+                storm_scenarios(server, broker, storms, baseline, load, work, backend, rows)
 
-            if args.argon2:
-                argon2_scenario(server, broker, chosen, args, work, backend, rows)
-            if args.only_argon2:
-                return
-            if world is not None:
-                clinical_scenarios(server, world, baseline, args, work, backend, rows)
-            res, base = totp_scenario(
-                server, verifier, totp, warm_totp, args, work, backend, baseline, rows
-            )
-            if args.privacyidea:
-                privacyidea_scenario(
-                    pi, pi_why, res.ok_per_s, res.wrapped > 0, base, args, work, backend, rows
+                if args.argon2:
+                    argon2_scenario(server, broker, chosen, args, work, backend, rows)
+                if args.only_argon2:
+                    return
+                if world is not None:
+                    clinical_scenarios(server, world, baseline, args, work, backend, rows)
+                res, base = totp_scenario(
+                    server, verifier, totp, warm_totp, args, work, backend, baseline, rows
                 )
+                if args.privacyidea:
+                    privacyidea_scenario(
+                        pi, pi_why, res.ok_per_s, res.wrapped > 0, base, args, work, backend, rows
+                    )
+            finally:
+                server.stop()
         finally:
-            server.stop()
             baseline.stop()
     finally:
         drop_store(store)
+
+
+def storm_scenarios(
+    server: Any,
+    broker: str,
+    storms: list[list[dict[str, str]]],
+    baseline: PairedBaseline,
+    load: wrkmod.Load,
+    work: Path,
+    backend: str,
+    rows: list[Row],
+) -> None:
+    """1: first connections, then the first trial's devices again (remembered answers).
+
+    First connections: one pass over a trial's devices, each thread stopping after its last
+    answer (the rate is over the time that took; "wrapped" counts requests sent again while
+    the pass's last answers were in flight). A pass lasts about half a second and is
+    followed by a 1-s baseline run: the pair with the median ratio is reported.
+    """
+    passes = []
+    for trial, devices in enumerate(storms):
+        path = write_bodies(work / f"auth-{backend}-{trial}.jsonl", devices)
+        first = run_wrk(server, AUTH, path, broker, load, ALLOW, mode="single")
+        base = baseline.after(first.seconds)
+        note = (
+            f"{first.requests} req, {first.bad} non-allow, wrapped {first.wrapped}, "
+            f"p99 {first.p99_ms:.1f} ms"
+        )
+        log(
+            f"  first connections, trial {trial + 1}: {first.ok_per_s:.0f}/s, then "
+            f"baseline {base:.0f} req/s ({_share(first.ok_per_s, base):.1%}); {note}"
+        )
+        passes.append((first.ok_per_s, base, note))
+    rate, base, note = median_pair(passes)
+    each = ", ".join(f"{r:.0f}/{b:.0f}" for r, b, _ in passes)
+    note = f"median ratio of {len(passes)} trials (req/s / baseline req/s: {each}): {note}"
+    rows.append(Row("1 reconnect storm: first", backend, rate, base, 0.30, note))
+    bodies = write_bodies(work / f"auth-{backend}.jsonl", storms[0])
+    rep = run_wrk(server, AUTH, bodies, broker, load, ALLOW)
+    base = baseline.after(load.seconds)
+    note = f"{rep.requests} req, {rep.bad} non-allow, p99 {rep.p99_ms:.1f} ms, {cores(rep)}"
+    log(
+        f"  repeated connections: {rep.ok_per_s:.0f}/s, then baseline {base:.0f} req/s "
+        f"({_share(rep.ok_per_s, base):.1%}); {note}"
+    )
+    rows.append(Row("1 reconnect storm: repeated", backend, rep.ok_per_s, base, 0.50, note))
 
 
 def totp_scenario(
