@@ -564,6 +564,31 @@ async def test_updates_of_one_turn_have_the_outcomes_of_updates_in_turn(
     assert counts == {"device:0": 7, "device:1": 0, "device:2": 2}
 
 
+async def test_a_batched_update_the_server_refuses_fails_for_its_caller_alone(
+    runtime: Runtime, store: Store
+) -> None:
+    """On PostgreSQL ``execute`` calls of a batched UPDATE go as one statement; a value the
+    server cannot take fails that statement, and then each runs alone with its own outcome.
+    SQLite runs each on its own and takes the large integer."""
+    tenant_id = await _tenant_with_failures(runtime, "direct-batched-refused", 3)
+    direct = runtime.db.direct
+    outcomes = await asyncio.gather(
+        *(
+            direct.execute(_SET_IF, tenant_id=tenant_id, s=f"device:{i}", seen=0, n=n)
+            for i, n in enumerate((5, 2**40, 6))
+        ),
+        return_exceptions=True,
+    )
+    counts = await _failure_counts(runtime, tenant_id)
+    if store.backend == "sqlite":
+        assert outcomes == [1, 1, 1]
+        assert counts == {"device:0": 5, "device:1": 2**40, "device:2": 6}
+    else:
+        assert outcomes[0] == 1 and outcomes[2] == 1
+        assert isinstance(outcomes[1], Exception), outcomes[1]
+        assert counts == {"device:0": 5, "device:1": 0, "device:2": 6}
+
+
 async def test_a_unit_that_cannot_run_fails_alone(runtime: Runtime) -> None:
     """A parameter the driver cannot bind fails its own unit; the rest of the turn commits."""
     tenant_id = await _tenant_with_failures(runtime, "direct-unit-bad-param", 1)

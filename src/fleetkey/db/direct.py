@@ -126,26 +126,37 @@ class Compiled:
     columns: tuple[str, ...]
     results: tuple[Processor, ...]
     inserts: bool  # an INSERT of one row of VALUES, without RETURNING
+    # The result columns that have a processor (most have none): only these are converted.
+    processed: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
+
+
+def _bind_processor(bind_type: Any, dialect: Dialect) -> Processor:
+    """What a parameter's value passes through on its way to the driver. An array whose
+    items need no conversion goes as it is: SQLAlchemy's array processor would copy the
+    list item by item, for every batched statement of the hot paths."""
+    impl = bind_type.dialect_impl(dialect)
+    item = getattr(impl, "item_type", None) if isinstance(impl, ARRAY) else None
+    if item is not None and item.dialect_impl(dialect).bind_processor(dialect) is None:
+        return None
+    return impl.bind_processor(dialect)  # type: ignore[no-any-return]
 
 
 def _compile(statement: ClauseElement, dialect: Dialect) -> Compiled:
     compiled = statement.compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
     order = tuple(compiled.positiontup or ())
-    binds = {
-        name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-        for name, bind in compiled.binds.items()
-    }
+    binds = {name: _bind_processor(bind.type, dialect) for name, bind in compiled.binds.items()}
     selected = getattr(statement, "selected_columns", ())
+    columns = tuple(c.key for c in selected)
+    results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected)
     return Compiled(
         sql=str(compiled),
         order=order,
         defaults={k: v for k, v in compiled.params.items() if v is not None},
         binds=binds,
-        columns=tuple(c.key for c in selected),
-        results=tuple(
-            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected
-        ),
+        columns=columns,
+        results=results,
+        processed=tuple((name, p) for name, p in zip(columns, results, strict=True) if p),
         inserts=bool(
             compiled.isinsert
             and not compiled.effective_returning
@@ -270,7 +281,8 @@ class Statement:
       server as one statement;
     - an UPDATE: units of this one statement alone in one commit run as one statement,
       one per value of ``param`` (a second for the same value runs after, on its own, so
-      it sees the first's change as it would in turn).
+      it sees the first's change as it would in turn); ``DirectStore.execute`` of it
+      does the same without making it a unit (``DirectStore._pg_updates``).
 
     ``sqlite_batches=True`` batches such a SELECT on SQLite too, for a statement whose own
     cost is far above its index lookups (a join, many columns): a first broker connection's
@@ -293,6 +305,7 @@ class Statement:
         self.batch_type: type | None = None  # its values' Python type (the column's)
         self.batched: Statement | None = None  # the statement for a whole batch
         self.batched_params: tuple[str, ...] = ()  # an UPDATE's: each a column of unnest()
+        self.batches_updates = False  # an UPDATE that batches (read per unit at commit time)
         if batch_on is not None:
             assert isinstance(statement, ClauseElement)
             self.batch_param = batch_on[0]
@@ -303,12 +316,9 @@ class Statement:
             if isinstance(statement, Update):
                 update, self.batched_params = _batched_update(statement)
                 self.batched = Statement(update)
+                self.batches_updates = True
             else:
                 self.batched = Statement(_batched(statement, *batch_on))
-
-    @property
-    def batches_updates(self) -> bool:
-        return bool(self.batched_params)
 
     def compiled(self, dialect: Dialect) -> Compiled:
         hit = self._compiled.get(dialect.name)
@@ -329,7 +339,10 @@ class Ref:
     convert: Callable[[Any], Any] | None = None
 
 
-@dataclass(frozen=True)
+# Step and Done are made for every direct write at connection rate: slotted, not frozen (a
+# frozen dataclass's __init__ sets each field through object.__setattr__). Neither is
+# changed after it is made.
+@dataclass(slots=True)
 class Step:
     """One statement of a unit. ``returns``: keep the first column of its first returned row
     (``RETURNING``) under this name. ``rows``: the unit is refused, and none of it written,
@@ -365,7 +378,7 @@ class UnitRefused(Exception):
         self.step = step
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Done:
     """What a unit did: the rows each step touched, and the values steps returned."""
 
@@ -424,10 +437,12 @@ def _first_value(c: Compiled, values: Sequence[Any] | None) -> Any:
 
 
 def _row(c: Compiled, values: Sequence[Any]) -> dict[str, Any]:
-    return {
-        name: (p(v) if p is not None and v is not None else v)
-        for name, p, v in zip(c.columns, c.results, values, strict=True)
-    }
+    row = dict(zip(c.columns, values, strict=True))
+    for name, processor in c.processed:
+        value = row[name]
+        if value is not None:
+            row[name] = processor(value)
+    return row
 
 
 Pending = tuple[Unit, "asyncio.Future[Done]"]
@@ -493,6 +508,42 @@ def _sqlite_batch(conn: sqlite3.Connection, batch: list[Pending]) -> list[Outcom
             conn.execute("ROLLBACK")
         raise
     return outcomes
+
+
+def _batched_update_args(
+    statement: Statement, dialect: Dialect, params: Sequence[Mapping[str, Any]], ords: list[int]
+) -> tuple[str, list[Any]]:
+    """The batched form of an UPDATE (``Statement.batched``) for these sets of parameters:
+    its SQL and arguments; each returned row carries the ``ords`` value of its set."""
+    assert statement.batched is not None
+    c = statement.batched.compiled(dialect)
+    columns: dict[str, Any] = {
+        name: [one[name] for one in params] for name in statement.batched_params
+    }
+    columns[BATCH_ORD] = ords
+    return c.sql, _args(c, columns)
+
+
+async def _pg_update_batch(
+    pool: LeanPool,
+    statement: Statement,
+    dialect: Dialect,
+    queued: list[tuple[Mapping[str, Any], asyncio.Future[int]]],
+) -> list[int | BaseException]:
+    """One statement for them all: the rows each touched (its set's ord came back)."""
+    sql, args = _batched_update_args(
+        statement, dialect, [params for params, _ in queued], list(range(len(queued)))
+    )
+    touched = {record[0] for record in await pool.fetch(sql, *args)}
+    return [1 if index in touched else 0 for index in range(len(queued))]
+
+
+async def _pg_update_alone(
+    pool: LeanPool, statement: Statement, dialect: Dialect, params: Mapping[str, Any]
+) -> int:
+    c = statement.compiled(dialect)
+    async with pool.acquire() as conn:
+        return _count(await conn.execute(c.sql, *_args(c, params)))
 
 
 async def _pg_unit(conn: Any, unit: Unit) -> Done:
@@ -616,7 +667,12 @@ def _settle(done: asyncio.Future[Any], outcome: Any) -> None:
 
 
 def _deliver(batch: list[Pending], outcomes: list[Outcome]) -> None:
-    """Each caller its own outcome (one outcome for all: the batch failed as a whole)."""
+    """Each caller its own outcome (one outcome for all: the batch failed as a whole).
+
+    Counted first as a commit of this process (the ORM's count after theirs): an answer
+    read before it is not kept (``UnchangedCache``), even by a caller that went away.
+    """
+    _LOCAL_COMMITS[0] += 1
     if len(outcomes) == 1 and len(batch) > 1:
         outcomes = outcomes * len(batch)
     for (_, done), outcome in zip(batch, outcomes, strict=True):
@@ -702,6 +758,8 @@ class DirectStore:
         self._writer: sqlite3.Connection | None = None
         self._eager: sqlite3.Connection | None = None
         self._pending: list[Pending] = []
+        # PostgreSQL: ``execute`` of an UPDATE that batches, by statement (``_pg_updates``).
+        self._updates: dict[Statement, list[tuple[Mapping[str, Any], asyncio.Future[int]]]] = {}
         self._writer_turns: dict[str, WriterTurns] = {}
         self._checkpointed_at = float("-inf")
         self._reads: dict[tuple[int, tuple[tuple[str, Any], ...]], _ReadGroup] = {}
@@ -835,12 +893,16 @@ class DirectStore:
             records = await pool.fetch(c.sql, *args)
         return [_row(c, values) for values in records]
 
-    async def _batched_first(
+    def _batched_first(
         self, statement: Statement, params: dict[str, Any]
-    ) -> dict[str, Any] | None:
+    ) -> asyncio.Future[dict[str, Any] | None]:
+        """The read, queued with the others of its statement and its other parameters: a
+        future of its row, which ``first`` awaits itself."""
         param = statement.batch_param
         assert param is not None
-        others = tuple(sorted((k, v) for k, v in params.items() if k != param))
+        # Keyword arguments keep the caller's order: one call site, one key (another order
+        # only makes a group of its own).
+        others = tuple([(k, v) for k, v in params.items() if k != param])
         group = self._reads.get((id(statement), others))
         if group is None:
             group = self._reads[(id(statement), others)] = _ReadGroup(statement, dict(others))
@@ -848,7 +910,7 @@ class DirectStore:
                 _after_turns(asyncio.get_running_loop(), READ_GATHER_TURNS, self._flush_reads)
         done: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         group.waiting.setdefault(params[param], []).append(done)
-        return await done
+        return done
 
     def _flush_reads(self) -> None:
         groups, self._reads = self._reads, {}
@@ -993,8 +1055,24 @@ class DirectStore:
         self._notified += 1
 
     async def execute(self, statement: Statement, **params: Any) -> int:
-        """Run an INSERT, UPDATE or DELETE; the number of rows it touched."""
-        return (await self.run([Step(statement, params)])).rows[0]
+        """Run an INSERT, UPDATE or DELETE; the number of rows it touched.
+
+        On PostgreSQL an UPDATE that batches (``Statement``) is queued apart from the units:
+        each commit first runs those of one statement as one (``_pg_updates``), with none of
+        a unit's bookkeeping around each (a TOTP verification's used step, at login rate).
+        """
+        if statement.batches_updates and not self._sqlite:
+            return await self._submit_update(statement, params)
+        return (await self._submit([Step(statement, params)])).rows[0]
+
+    def _submit_update(
+        self, statement: Statement, params: Mapping[str, Any]
+    ) -> asyncio.Future[int]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[int] = loop.create_future()
+        self._updates.setdefault(statement, []).append((params, done))
+        self._commit_soon()
+        return done
 
     async def run(self, steps: Sequence[Step]) -> Done:
         """Run the steps as one unit: all of them commit, or none (``UnitRefused`` when a
@@ -1006,6 +1084,12 @@ class DirectStore:
         over many requests at once. Each caller still returns only after its unit has
         committed.
         """
+        return await self._submit(steps)
+
+    def _submit(self, steps: Sequence[Step]) -> asyncio.Future[Done]:
+        """The unit, queued for the next batch: a future of its outcome, which ``execute``
+        and ``run`` await themselves (a coroutine between them and it would cost its part
+        of every suspension and resumption, at connection rate)."""
         unit: Unit = []
         for step in steps:
             c = step.statement.compiled(self._dialect)
@@ -1016,19 +1100,20 @@ class DirectStore:
         self._pending.append((unit, done))
         if len(self._pending) == 1:
             loop.call_soon(self._flush)
-        try:
-            return await done
-        finally:
-            # After the commit (as for the ORM's): an answer read before it is not kept.
-            _LOCAL_COMMITS[0] += 1
+        return done
+
+    def _commit_soon(self) -> None:
+        """PostgreSQL: the next commit starts (at the next turn) unless one is in flight, which
+        takes whatever is queued when it is done."""
+        if not self._pg_committing:
+            self._pg_committing = True
+            asyncio.ensure_future(self._pg_commits())
 
     def _flush(self) -> None:
         if not self._sqlite:
             # Group commit: one PostgreSQL commit (a WAL flush) in flight per process; what
             # is asked for meanwhile goes in the next one, however many it is.
-            if not self._pg_committing:
-                self._pg_committing = True
-                asyncio.ensure_future(self._pg_commits())
+            self._commit_soon()
             return
         if self._sqlite_waiting:
             # A batch is waiting for the write lock: what is asked for meanwhile goes in
@@ -1084,14 +1169,57 @@ class DirectStore:
 
     async def _pg_commits(self) -> None:
         try:
-            while self._pending:
+            while self._pending or self._updates:
+                updates, self._updates = self._updates, {}
                 batch, self._pending = self._pending, []
-                try:
-                    await self._flush_pg(batch)
-                except Exception as exc:  # no pool at all: every caller hears why
-                    _deliver(batch, [exc])
+                # The batched updates first, as _PgPlan runs its own.
+                for statement, queued in updates.items():
+                    try:
+                        await self._pg_updates(statement, queued)
+                    except Exception as exc:  # no pool at all: every caller hears why
+                        for _, done in queued:
+                            _settle(done, exc)
+                if batch:
+                    try:
+                        await self._flush_pg(batch)
+                    except Exception as exc:  # no pool at all: every caller hears why
+                        _deliver(batch, [exc])
         finally:
             self._pg_committing = False
+
+    async def _pg_updates(
+        self, statement: Statement, queued: list[tuple[Mapping[str, Any], asyncio.Future[int]]]
+    ) -> None:
+        """``execute`` calls of one batched UPDATE as one statement, a value of its batched
+        parameter once; a second update for a value runs in the next commit, after the
+        first, so that it sees the first's change as updates in turn would. If the
+        statement fails (a value the server refuses), each runs alone, with its own outcome.
+        """
+        key = statement.batch_param or ""
+        now: list[tuple[Mapping[str, Any], asyncio.Future[int]]] = []
+        later: list[tuple[Mapping[str, Any], asyncio.Future[int]]] = []
+        values: set[Any] = set()
+        for item in queued:
+            value = item[0].get(key)
+            (later if value in values else now).append(item)
+            values.add(value)
+        if later:
+            self._updates[statement] = later + self._updates.get(statement, [])
+        pool = await self._pg()
+        outcomes: list[int | BaseException] | None = None
+        if len(now) > 1:
+            with contextlib.suppress(Exception):  # each alone below, with its own outcome
+                outcomes = await _pg_update_batch(pool, statement, self._dialect, now)
+        if outcomes is None:
+            outcomes = []
+            for params, _ in now:
+                try:
+                    outcomes.append(await _pg_update_alone(pool, statement, self._dialect, params))
+                except Exception as exc:
+                    outcomes.append(exc)
+        _LOCAL_COMMITS[0] += 1  # as in _deliver
+        for (_, done), outcome in zip(now, outcomes, strict=True):
+            _settle(done, outcome)
 
     async def _flush_pg(self, batch: list[Pending]) -> None:
         pool = await self._pg()
@@ -1152,14 +1280,10 @@ class DirectStore:
     ) -> dict[int, Outcome]:
         """One group of ``_update_groups`` as its one statement: outcomes by position."""
         statement = batch[members[0]][0][0][1].statement
-        assert statement.batched is not None
-        c = statement.batched.compiled(self._dialect)
-        params: dict[str, Any] = {
-            name: [batch[i][0][0][1].params[name] for i in members]
-            for name in statement.batched_params
-        }
-        params[BATCH_ORD] = members
-        touched = {record[0] for record in await conn.fetch(c.sql, *_args(c, params))}
+        sql, args = _batched_update_args(
+            statement, self._dialect, [batch[i][0][0][1].params for i in members], members
+        )
+        touched = {record[0] for record in await conn.fetch(sql, *args)}
         outcomes: dict[int, Outcome] = {}
         for index in members:
             step = batch[index][0][0][1]
