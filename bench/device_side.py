@@ -639,6 +639,17 @@ def median_pair(pairs: list[tuple[float, float, Run]]) -> tuple[float, float, Ru
     return sorted(pairs, key=lambda pair: _share(pair[0], pair[1]))[len(pairs) // 2]
 
 
+def listing(pairs: list[tuple[float, float, Run]]) -> str:
+    """Each run's value and baseline, for a note: "value/baseline, ..."."""
+    return ", ".join(f"{value:.0f}/{base:.0f}" for value, base, _ in pairs)
+
+
+def log_pair(what: str, value: float, base: float, note: str) -> None:
+    """A measured run and the baseline run after it, with their ratio."""
+    share = _share(value, base)
+    log(f"  {what}: {value:.0f}/s, then baseline {base:.0f} req/s ({share:.1%}); {note}")
+
+
 def bench_backend(
     backend: str,
     args: argparse.Namespace,
@@ -750,23 +761,17 @@ def storm_scenarios(
             f"{first.requests} req, {first.bad} non-allow, wrapped {first.wrapped}, "
             f"p99 {first.p99_ms:.1f} ms"
         )
-        log(
-            f"  first connections, trial {trial + 1}: {first.ok_per_s:.0f}/s, then "
-            f"baseline {base:.0f} req/s ({_share(first.ok_per_s, base):.1%}); {note}"
-        )
+        log_pair(f"first connections, trial {trial + 1}", first.ok_per_s, base, note)
         passes.append((first.ok_per_s, base, note))
     rate, base, note = median_pair(passes)
-    each = ", ".join(f"{r:.0f}/{b:.0f}" for r, b, _ in passes)
+    each = listing(passes)
     note = f"median ratio of {len(passes)} trials (req/s / baseline req/s: {each}): {note}"
     rows.append(Row("1 reconnect storm: first", backend, rate, base, 0.30, note))
     bodies = write_bodies(work / f"auth-{backend}.jsonl", storms[0])
     rep = run_wrk(server, AUTH, bodies, broker, load, ALLOW)
     base = baseline.after(load.seconds)
     note = f"{rep.requests} req, {rep.bad} non-allow, p99 {rep.p99_ms:.1f} ms, {cores(rep)}"
-    log(
-        f"  repeated connections: {rep.ok_per_s:.0f}/s, then baseline {base:.0f} req/s "
-        f"({_share(rep.ok_per_s, base):.1%}); {note}"
-    )
+    log_pair("repeated connections", rep.ok_per_s, base, note)
     rows.append(Row("1 reconnect storm: repeated", backend, rep.ok_per_s, base, 0.50, note))
 
 
@@ -804,13 +809,10 @@ def totp_scenario(
         os.environ["BENCH_MATCH"] = VALID
         res = wrkmod.run(server, VERIFY, path, verifier, load)
         base = baseline.after(args.totp_seconds)
-        log(
-            f"  totp verify, run {trial + 1}: {res.ok_per_s:.0f} valid/s, then baseline "
-            f"{base:.0f} req/s ({_share(res.ok_per_s, base):.1%}); {_totp_note(res)}"
-        )
+        log_pair(f"totp verify (valid), run {trial + 1}", res.ok_per_s, base, _totp_note(res))
         pairs.append((res.ok_per_s, base, res))
     _, base, res = median_pair(pairs)
-    each = ", ".join(f"{r:.0f}/{b:.0f}" for r, b, _ in pairs)
+    each = listing(pairs)
     note = (
         f"median ratio of {len(pairs)} runs, each followed by a baseline run of the same "
         f"{args.totp_seconds:g} s (valid/s / baseline req/s: {each}): {_totp_note(res)}"
