@@ -135,8 +135,10 @@ def _bind_processor(bind_type: Any, dialect: Dialect) -> Processor:
     items need no conversion goes as it is: SQLAlchemy's array processor would copy the
     list item by item, for every batched statement of the hot paths."""
     impl = bind_type.dialect_impl(dialect)
-    item = getattr(impl, "item_type", None) if isinstance(impl, ARRAY) else None
-    if item is not None and item.dialect_impl(dialect).bind_processor(dialect) is None:
+    if (
+        isinstance(impl, ARRAY)
+        and impl.item_type.dialect_impl(dialect).bind_processor(dialect) is None
+    ):
         return None
     return impl.bind_processor(dialect)  # type: ignore[no-any-return]
 
@@ -279,10 +281,10 @@ class Statement:
     - a SELECT where ``column = :param`` finds at most one row: reads asked for within
       ``READ_GATHER_TURNS`` turns of the event loop that differ only in ``param`` go to the
       server as one statement;
-    - an UPDATE: units of this one statement alone in one commit run as one statement,
-      one per value of ``param`` (a second for the same value runs after, on its own, so
-      it sees the first's change as it would in turn); ``DirectStore.execute`` of it
-      does the same without making it a unit (``DirectStore._pg_updates``).
+    - an UPDATE: its ``DirectStore.execute`` calls of one commit run as one statement,
+      one per value of ``param`` (a second for the same value runs in the next commit, so
+      it sees the first's change as it would in turn: ``DirectStore._pg_updates``); in a
+      unit of ``DirectStore.run`` it runs as any statement does.
 
     ``sqlite_batches=True`` batches such a SELECT on SQLite too, for a statement whose own
     cost is far above its index lookups (a join, many columns): a first broker connection's
@@ -305,7 +307,6 @@ class Statement:
         self.batch_type: type | None = None  # its values' Python type (the column's)
         self.batched: Statement | None = None  # the statement for a whole batch
         self.batched_params: tuple[str, ...] = ()  # an UPDATE's: each a column of unnest()
-        self.batches_updates = False  # an UPDATE that batches (read per unit at commit time)
         if batch_on is not None:
             assert isinstance(statement, ClauseElement)
             self.batch_param = batch_on[0]
@@ -316,9 +317,12 @@ class Statement:
             if isinstance(statement, Update):
                 update, self.batched_params = _batched_update(statement)
                 self.batched = Statement(update)
-                self.batches_updates = True
             else:
                 self.batched = Statement(_batched(statement, *batch_on))
+
+    @property
+    def batches_updates(self) -> bool:
+        return bool(self.batched_params)
 
     def compiled(self, dialect: Dialect) -> Compiled:
         hit = self._compiled.get(dialect.name)
@@ -339,10 +343,7 @@ class Ref:
     convert: Callable[[Any], Any] | None = None
 
 
-# Step and Done are made for every direct write at connection rate: slotted, not frozen (a
-# frozen dataclass's __init__ sets each field through object.__setattr__). Neither is
-# changed after it is made.
-@dataclass(slots=True)
+@dataclass(frozen=True)
 class Step:
     """One statement of a unit. ``returns``: keep the first column of its first returned row
     (``RETURNING``) under this name. ``rows``: the unit is refused, and none of it written,
@@ -378,7 +379,7 @@ class UnitRefused(Exception):
         self.step = step
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True)
 class Done:
     """What a unit did: the rows each step touched, and the values steps returned."""
 
@@ -510,31 +511,21 @@ def _sqlite_batch(conn: sqlite3.Connection, batch: list[Pending]) -> list[Outcom
     return outcomes
 
 
-def _batched_update_args(
-    statement: Statement, dialect: Dialect, params: Sequence[Mapping[str, Any]], ords: list[int]
-) -> tuple[str, list[Any]]:
-    """The batched form of an UPDATE (``Statement.batched``) for these sets of parameters:
-    its SQL and arguments; each returned row carries the ``ords`` value of its set."""
-    assert statement.batched is not None
-    c = statement.batched.compiled(dialect)
-    columns: dict[str, Any] = {
-        name: [one[name] for one in params] for name in statement.batched_params
-    }
-    columns[BATCH_ORD] = ords
-    return c.sql, _args(c, columns)
-
-
 async def _pg_update_batch(
     pool: LeanPool,
     statement: Statement,
     dialect: Dialect,
     queued: list[tuple[Mapping[str, Any], asyncio.Future[int]]],
 ) -> list[int | BaseException]:
-    """One statement for them all: the rows each touched (its set's ord came back)."""
-    sql, args = _batched_update_args(
-        statement, dialect, [params for params, _ in queued], list(range(len(queued)))
-    )
-    touched = {record[0] for record in await pool.fetch(sql, *args)}
+    """One statement for them all (``Statement.batched``, each set of parameters a row of
+    ``unnest``): the rows each touched (its set's ord came back)."""
+    assert statement.batched is not None
+    c = statement.batched.compiled(dialect)
+    columns: dict[str, Any] = {
+        name: [params[name] for params, _ in queued] for name in statement.batched_params
+    }
+    columns[BATCH_ORD] = list(range(len(queued)))
+    touched = {record[0] for record in await pool.fetch(c.sql, *_args(c, columns))}
     return [1 if index in touched else 0 for index in range(len(queued))]
 
 
@@ -570,68 +561,40 @@ def _independent_inserts(unit: Unit) -> bool:
     )
 
 
-def _insert_groups(batch: list[Pending], taken: set[int]) -> list[list[int]]:
+def _insert_groups(batch: list[Pending]) -> list[list[int]]:
     """Units of independent INSERTs with the same statements in the same order (a device
-    with its history and audit rows), two or more, among those not ``taken``: each group
-    runs as one ``executemany`` per statement, a round trip each instead of one per row."""
+    with its history and audit rows), two or more: each group runs as one ``executemany``
+    per statement, a round trip each instead of one per row."""
     groups: dict[tuple[int, ...], list[int]] = {}
     for index, (unit, _) in enumerate(batch):
-        if index not in taken and _independent_inserts(unit):
+        if _independent_inserts(unit):
             shape = tuple(id(step.statement) for _, step, _ in unit)
             groups.setdefault(shape, []).append(index)
     return [members for members in groups.values() if len(members) >= 2]
 
 
-def _update_groups(batch: list[Pending]) -> tuple[list[list[int]], list[int]]:
-    """Units of one batchable UPDATE alone, two or more with different keys: each group
-    runs as one statement (``Statement``). Also the units for a key already in a group:
-    they run after it, one by one in turn."""
-    groups: dict[int, list[int]] = {}
-    keys: set[tuple[int, Any]] = set()
-    again: list[int] = []
-    for index, (unit, _) in enumerate(batch):
-        step = unit[0][1]
-        statement = step.statement
-        if len(unit) != 1 or not statement.batches_updates or step.returns is not None:
-            continue
-        key = (id(statement), step.params.get(statement.batch_param or ""))
-        if key in keys:
-            again.append(index)
-            continue
-        keys.add(key)
-        groups.setdefault(id(statement), []).append(index)
-    return [members for members in groups.values() if len(members) >= 2], again
-
-
 @dataclass
 class _PgPlan:
-    """How one commit's units reach PostgreSQL: first the batched statements (one
+    """How one commit's units reach PostgreSQL: first the groups of inserts (one
     transaction), then every other unit on a connection and in a transaction of its own,
     all at once, so that the round trips of units of several statements overlap instead of
-    queueing in one transaction; last, one by one, the units for a key a batched UPDATE
-    already had (so that their outcomes are those of updates in turn)."""
+    queueing in one transaction. (``execute`` of a batched UPDATE is no unit: it runs
+    before them, ``DirectStore._pg_updates``.)"""
 
-    updates: list[list[int]]
     inserts: list[list[int]]
     alone: list[int]
-    in_turn: list[int]
 
     @classmethod
     def of(cls, batch: list[Pending]) -> _PgPlan:
-        updates, again = _update_groups(batch)
-        taken = {index for members in updates for index in members}
-        inserts = _insert_groups(batch, taken)
-        taken.update(index for members in inserts for index in members)
-        later = [index for index in again if index not in taken]
-        taken.update(later)
-        alone = [index for index in range(len(batch)) if index not in taken]
-        return cls(updates, inserts, alone, later)
+        inserts = _insert_groups(batch)
+        taken = {index for members in inserts for index in members}
+        return cls(inserts, [index for index in range(len(batch)) if index not in taken])
 
     def grouped(self) -> list[int]:
-        return [index for members in (*self.updates, *self.inserts) for index in members]
+        return [index for members in self.inserts for index in members]
 
     def grouped_statements(self, batch: list[Pending]) -> int:
-        return len(self.updates) + sum(len(batch[members[0]][0]) for members in self.inserts)
+        return sum(len(batch[members[0]][0]) for members in self.inserts)
 
 
 def _needs_transaction(unit: Unit) -> bool:
@@ -1225,11 +1188,9 @@ class DirectStore:
         pool = await self._pg()
         plan = _PgPlan.of(batch)
         outcomes: dict[int, Outcome] = {}
-        if plan.updates or plan.inserts:
+        if plan.inserts:
             await self._pg_grouped(pool, batch, plan, outcomes)
         await asyncio.gather(*(self._pg_alone(pool, batch, i, outcomes) for i in plan.alone))
-        for index in plan.in_turn:
-            await self._pg_alone(pool, batch, index, outcomes)
         _deliver(batch, [outcomes[index] for index in range(len(batch))])
 
     async def _pg_alone(
@@ -1249,9 +1210,8 @@ class DirectStore:
     async def _pg_grouped(
         self, pool: LeanPool, batch: list[Pending], plan: _PgPlan, outcomes: dict[int, Outcome]
     ) -> None:
-        """The batched statements in one transaction (none around a single one: a batched
-        UPDATE refuses a unit by touching none of its rows). When one fails, their units
-        run each on its own instead."""
+        """The groups' statements in one transaction (none around a single one). When one
+        fails, their units run each on its own instead."""
         together: dict[int, Outcome] = {}
         try:
             async with pool.acquire() as conn:
@@ -1270,29 +1230,8 @@ class DirectStore:
     async def _pg_groups(
         self, conn: Any, batch: list[Pending], plan: _PgPlan, outcomes: dict[int, Outcome]
     ) -> None:
-        for members in plan.updates:
-            outcomes.update(await self._pg_update_together(conn, batch, members))
         for members in plan.inserts:
             outcomes.update(await _pg_inserts_together(conn, batch, members))
-
-    async def _pg_update_together(
-        self, conn: Any, batch: list[Pending], members: list[int]
-    ) -> dict[int, Outcome]:
-        """One group of ``_update_groups`` as its one statement: outcomes by position."""
-        statement = batch[members[0]][0][0][1].statement
-        sql, args = _batched_update_args(
-            statement, self._dialect, [batch[i][0][0][1].params for i in members], members
-        )
-        touched = {record[0] for record in await conn.fetch(sql, *args)}
-        outcomes: dict[int, Outcome] = {}
-        for index in members:
-            step = batch[index][0][0][1]
-            rows = 1 if index in touched else 0
-            if step.rows is not None and rows != step.rows:
-                outcomes[index] = UnitRefused(0)
-            else:
-                outcomes[index] = Done([rows], {})
-        return outcomes
 
     async def close(self) -> None:
         if self._listener is not None:
