@@ -873,13 +873,16 @@ def table(rows: list[Row]) -> str:
         "|---|---|---:|---:|---:|---:|---|",
     ]
     for r in rows:
+        value, base = f"{r.value:.0f}", f"{r.baseline:.0f}"
         ratio = f"{r.ratio:.1f}x" if r.times else f"{r.ratio:.1%}"
-        target = f"{r.target:g}x" if r.times else f"{r.target:.0%}"
+        target = f">= {r.target:g}x" if r.times else f">= {r.target:.0%}"
+        if r.at_most:  # a latency in ms against its limit (the baseline column)
+            value, base = f"{r.value:.1f} ms", f"limit {r.baseline:g} ms"
+            ratio, target = "-", f"<= {r.target * r.baseline:g} ms"
         if r.result == "reference":
             target = "-"
         lines.append(
-            f"| {r.scenario} | {r.backend} | {r.value:.0f} | {r.baseline:.0f} | "
-            f"{ratio} | {'<=' if r.at_most else '>='} {target} | {r.outcome} |"
+            f"| {r.scenario} | {r.backend} | {value} | {base} | {ratio} | {target} | {r.outcome} |"
         )
     return "\n".join(lines)
 

@@ -500,6 +500,41 @@ async def test_sqlite_reads_gathered_over_a_few_turns_run_as_one_statement(
         direct._sqlite_reader().set_trace_callback(None)
 
 
+_SUBJECT_WITH = Statement(
+    select(AuthFailures.subject).where(
+        AuthFailures.tenant_id == bindparam("tenant_id"), AuthFailures.failures == bindparam("n")
+    ),
+    batch_on=("n", AuthFailures.failures),
+    sqlite_batches=True,
+)
+
+
+async def test_a_batched_read_of_an_integer_no_store_holds_fails_for_its_caller_alone(
+    runtime: Runtime, store: Store
+) -> None:
+    """An integer beyond 64 bits is refused by a single read on both stores. In a batch it
+    must be too, not quietly found nowhere (SQLite's ``json_each`` would carry it as a
+    real), and the other readers of the batch still get their rows."""
+    tenant_id = await _tenant_with_failures(runtime, "direct-batched-wide", 1)
+    direct = runtime.db.direct
+    await direct.execute(_SET, tenant_id=tenant_id, s="device:0", n=4)
+    outcomes = await asyncio.gather(
+        direct.first(_SUBJECT_WITH, tenant_id=tenant_id, n=4),
+        direct.first(_SUBJECT_WITH, tenant_id=tenant_id, n=2**70),
+        direct.first(_SUBJECT_WITH, tenant_id=tenant_id, n=5),
+        return_exceptions=True,
+    )
+    assert outcomes[0] == {"subject": "device:0"}
+    assert outcomes[2] is None
+    refused = outcomes[1]
+    if store.backend == "sqlite":
+        assert isinstance(refused, OverflowError), refused
+        assert str(refused) == "Python int too large to convert to SQLite INTEGER"
+    else:  # read alone after the batch failed: the value itself is named
+        assert isinstance(refused, asyncpg.DataError), refused
+        assert str(refused).endswith(f": {2**70} (value out of int32 range)"), str(refused)
+
+
 _FAILURES_OF_ALONE = Statement(
     select(AuthFailures.subject, AuthFailures.failures).where(
         AuthFailures.tenant_id == bindparam("tenant_id"), AuthFailures.subject == bindparam("s")

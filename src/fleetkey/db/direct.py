@@ -225,14 +225,20 @@ def _by_batch_key(c: Compiled, records: Sequence[Any]) -> dict[Any, dict[str, An
     return rows
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _json_batchable(key: Any, kind: type | None) -> bool:
     """Whether a batch through SQLite's ``json_each`` answers ``key`` as a single read would:
     a value of the column's own Python type (the row's ``BATCH_KEY`` must equal it), an
-    integer or text that SQLite stores as it is (no NUL, which JSON text brings back cut
-    short; no unpaired surrogate, which a single read refuses)."""
+    integer SQLite stores (64 bits: JSON carries a larger one as a real, which finds
+    nothing, where a single read refuses it) or text it stores as it is (no NUL, which
+    JSON text brings back cut short; no unpaired surrogate, which a single read refuses)."""
     if type(key) is not kind:
         return False
-    return isinstance(key, int) or (isinstance(key, str) and not unstorable(key))
+    if isinstance(key, int):
+        return _INT64_MIN <= key <= _INT64_MAX
+    return isinstance(key, str) and not unstorable(key)
 
 
 BATCH_ORD = "batch_ord"
