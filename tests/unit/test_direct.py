@@ -121,6 +121,21 @@ async def test_unchanged_cache_forgets_on_any_commit(runtime: Runtime, store: St
     # An answer read before a commit is not kept under the newer version.
     cache.keep("late", 1, version)
     assert (await cache.lookup("late"))[0] is None
+    # So does a direct write: a unit, and a batched UPDATE (on PostgreSQL queued apart from
+    # the units, DirectStore._pg_updates).
+    direct = runtime.db.direct
+    writes = (
+        (_BUMP, {"tenant_id": tenant_id, "until": None}),
+        (_SET_IF, {"tenant_id": tenant_id, "s": "device:0", "seen": 1, "n": 5}),
+    )
+    for statement, params in writes:
+        cache.keep("k", 42, newer)
+        assert await cache.lookup("k") == (42, newer)
+        assert await direct.execute(statement, **params) == 1
+        known, after = await cache.lookup("k")
+        assert known is None and after != newer, statement
+        newer = after
+    assert (await _failure_counts(runtime, tenant_id))["device:0"] == 5
 
 
 async def test_another_nodes_commit_drops_answers(runtime: Runtime, store: Store) -> None:

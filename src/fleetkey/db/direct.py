@@ -39,7 +39,7 @@ import logging
 import mmap
 import os
 import sqlite3
-from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
+from collections.abc import Callable, Generator, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -635,17 +635,21 @@ def _settle(done: asyncio.Future[Any], outcome: Any) -> None:
         done.set_result(outcome)
 
 
-def _deliver(batch: list[Pending], outcomes: list[Outcome]) -> None:
-    """Each caller its own outcome (one outcome for all: the batch failed as a whole).
-
-    Counted first as a commit of this process (the ORM's count after theirs): an answer
-    read before it is not kept (``UnchangedCache``), even by a caller that went away.
-    """
+def _settle_committed(settled: Iterable[tuple[asyncio.Future[Any], Any]]) -> None:
+    """Each caller its outcome, after a commit of this process (or its failure) is counted
+    (the ORM's count after theirs): an answer read before it is not kept
+    (``UnchangedCache``), even by a caller that went away."""
     _LOCAL_COMMITS[0] += 1
+    for done, outcome in settled:
+        _settle(done, outcome)
+
+
+def _deliver(batch: list[Pending], outcomes: list[Outcome]) -> None:
+    """Each unit's caller its own outcome (one outcome for all: the batch failed as a
+    whole)."""
     if len(outcomes) == 1 and len(batch) > 1:
         outcomes = outcomes * len(batch)
-    for (_, done), outcome in zip(batch, outcomes, strict=True):
-        _settle(done, outcome)
+    _settle_committed((done, outcome) for (_, done), outcome in zip(batch, outcomes, strict=True))
 
 
 class WriterTurns:
@@ -1146,8 +1150,7 @@ class DirectStore:
                     try:
                         await self._pg_updates(statement, queued)
                     except Exception as exc:  # no pool at all: every caller hears why
-                        for _, done in queued:
-                            _settle(done, exc)
+                        _settle_committed((done, exc) for _, done in queued)
                 if batch:
                     try:
                         await self._flush_pg(batch)
@@ -1186,9 +1189,7 @@ class DirectStore:
                     outcomes.append(await _pg_update_alone(pool, statement, self._dialect, params))
                 except Exception as exc:
                     outcomes.append(exc)
-        _LOCAL_COMMITS[0] += 1  # as in _deliver
-        for (_, done), outcome in zip(now, outcomes, strict=True):
-            _settle(done, outcome)
+        _settle_committed((done, outcome) for (_, done), outcome in zip(now, outcomes, strict=True))
 
     async def _flush_pg(self, batch: list[Pending]) -> None:
         pool = await self._pg()
