@@ -17,9 +17,11 @@ from joserfc.jws import JWSRegistry
 from sqlalchemy import select
 
 from fleetkey.audit.models import AuditEvent
+from fleetkey.compat.abs.signature import sign
 from fleetkey.db.session import Database
 from tests.api.helpers import PROVIDER, validate_body
 from tests.cli.conftest import FLEETKEY, MASTER_KEY, Cli, clean_env, free_port, stop_server
+from tests.compat.abs.support import PUT, error_answer
 from tests.compat.mosip.world import World
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -110,6 +112,68 @@ async def test_a_created_token_works_against_the_app(cli: Cli) -> None:
         assert audit[-1]["request_id"] == "cli"
         assert audit[-1]["changes"] == {"after": {"name": f"token@{name}", "scopes": ["*"]}}
         assert token not in str(audit)
+
+
+async def test_app_keys_sign_abs_calls_until_revoked(cli: Cli) -> None:
+    name = unique("bank")
+    [line] = await cli.ok("app", "create", "--tenant", name)
+    match = re.fullmatch(r"(app_[a-z0-9]{16}) ([A-Za-z0-9_-]{43})", line)
+    assert match, line
+    app_id, secret = match.groups()
+    [other] = await cli.ok("app", "create", "--tenant", name, "--name", "core banking")
+    other_id = other.split(" ")[0]
+    assert other_id != app_id
+
+    listed = table_rows(await cli.ok("app", "list", "--tenant", name))
+    assert sorted((r[0], r[1], r[2], r[4]) for r in listed) == sorted(
+        [(app_id, f"app@{name}", name, ""), (other_id, "core banking", name, "")]
+    )
+    assert all(TIME.match(r[3]) for r in listed)
+    everyone = await cli.ok("app", "list")
+    assert app_id in "\n".join(everyone) and secret not in "\n".join(everyone)
+
+    body = b'{"client_code": "C001", "device_type": "totp"}'
+    refused = error_answer("[ERROR-AUTHENTICATION : X-App-Sig is missing or invalid]")
+
+    async def put() -> object:
+        headers = {"X-App-Sig": sign(app_id, secret, "POST", PUT, body)}
+        async with cli.client() as client:
+            answer = await client.post(PUT, content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    created = await put()
+    assert isinstance(created, dict) and created["status"] == "success", created
+    assert created["data"]["create_user"] == f"app:{app_id}"
+
+    assert await cli.ok("app", "revoke", app_id) == [f"revoked {app_id}"]
+    assert await put() == refused
+    [revoked] = [
+        r for r in table_rows(await cli.ok("app", "list", "--tenant", name)) if r[0] == app_id
+    ]
+    assert TIME.match(revoked[4])
+    # Revoking again changes nothing; the other key still works.
+    assert await cli.ok("app", "revoke", app_id) == [f"revoked {app_id}"]
+    again = [r for r in table_rows(await cli.ok("app", "list", "--tenant", name)) if r[0] == app_id]
+    assert again == [revoked]
+
+    unknown = await cli.run("app", "revoke", "app_unknown")
+    assert (unknown.returncode, unknown.stdout) == (1, "error: no app key app_unknown\n")
+    no_tenant = await cli.run("app", "list", "--tenant", unique("nobody"))
+    assert no_tenant.returncode == 1 and no_tenant.stdout.startswith("error: no tenant nobody-")
+
+    async with cli.client() as client:
+        token_id, token = await create_token(cli, "--tenant", name)
+        audit = (await client.get("/api/v1/audit", headers=bearer(token))).json()
+    assert [(e["action"], e["entity_type"], e["entity_id"], e["actor"]) for e in audit] == [
+        ("create", "api_token", token_id, "cli"),
+        ("revoke", "app_key", app_id, "cli"),
+        ("revoke", "app_key", app_id, "cli"),
+        ("create", "auth_device", str(created["data"]["id"]), f"app:{app_id}"),
+        ("create", "app_key", other_id, "cli"),
+        ("create", "app_key", app_id, "cli"),
+    ]
+    assert secret not in str(audit)
 
 
 async def test_a_scoped_token_is_limited(cli: Cli) -> None:

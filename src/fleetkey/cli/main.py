@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetkey.audit import service as audit
 from fleetkey.clock import iso_millis, utcnow
@@ -54,6 +55,16 @@ def migrate_store(settings: Settings) -> None:
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url_resolved)
+
+
+async def _tenant_id(session: AsyncSession, name: str | None) -> str | None:
+    """The id of the tenant a listing's ``--tenant`` names (None: every tenant)."""
+    if not name:
+        return None
+    row = await tenant_repo.tenant_by_name(session, name)
+    if row is None:
+        raise DomainError("tenant.not_found", f"no tenant {name}", 404)
+    return row.id
 
 
 @app.command()
@@ -149,12 +160,7 @@ def token_create(
 def token_list(tenant: Annotated[str | None, typer.Option(help="only this tenant")] = None) -> None:
     async def work(rt: Runtime) -> list[tuple[str, ...]]:
         async with rt.db.unit_of_work(write=False) as session:
-            tenant_id = None
-            if tenant:
-                row = await tenant_repo.tenant_by_name(session, tenant)
-                if row is None:
-                    raise DomainError("tenant.not_found", f"no tenant {tenant}", 404)
-                tenant_id = row.id
+            tenant_id = await _tenant_id(session, tenant)
             return [
                 (
                     t.id,
@@ -279,3 +285,44 @@ def app_create(
 
     app_id, secret = _run(work)
     typer.echo(f"{app_id} {secret}")
+
+
+@app_key_app.command("list")
+def app_list(tenant: Annotated[str | None, typer.Option(help="only this tenant")] = None) -> None:
+    """The application keys (never their secrets)."""
+    from fleetkey.compat.abs.signature import list_app_keys
+
+    async def work(rt: Runtime) -> list[tuple[str, ...]]:
+        async with rt.db.unit_of_work(write=False) as session:
+            names = {t.id: t.name for t in await tenant_repo.list_tenants(session)}
+            keys = await list_app_keys(session, await _tenant_id(session, tenant))
+            return [
+                (
+                    k.app_id,
+                    k.name,
+                    names.get(k.tenant_id, k.tenant_id),
+                    iso_millis(k.created_at) or "",
+                    iso_millis(k.revoked_at) or "",
+                )
+                for k in keys
+            ]
+
+    table = Table("app id", "name", "tenant", "created", "revoked")
+    for row in _run(work):
+        table.add_row(*row)
+    console.print(table)
+
+
+@app_key_app.command("revoke")
+def app_revoke(app_id: str) -> None:
+    """Refuse every signature by this key from now on."""
+    from fleetkey.compat.abs.signature import revoke_app_key
+
+    async def work(rt: Runtime) -> None:
+        async with rt.db.unit_of_work() as session:
+            key = await revoke_app_key(session, app_id)
+            actor = Actor(tenant_id=key.tenant_id, name=CLI_ACTOR, request_id="cli")
+            audit.emit(session, actor, "revoke", "app_key", app_id, {}, utcnow())
+
+    _run(work)
+    console.print(f"revoked {app_id}")
