@@ -114,6 +114,39 @@ async def test_a_created_token_works_against_the_app(cli: Cli) -> None:
         assert token not in str(audit)
 
 
+async def test_a_token_revoked_by_the_cli_is_refused(cli: Cli) -> None:
+    name = unique("revoking")
+    token_id, token = await create_token(cli, "--tenant", name)
+    async with cli.client() as client:
+        assert (await client.get("/api/v1/devices", headers=bearer(token))).status_code == 200
+
+    assert await cli.ok("token", "revoke", token_id) == [f"revoked {token_id}"]
+    [row] = table_rows(await cli.ok("token", "list", "--tenant", name))
+    assert (row[0], row[1]) == (token_id, f"token@{name}") and TIME.match(row[4])
+    assert await cli.ok("token", "revoke", token_id) == [f"revoked {token_id}"]
+    assert table_rows(await cli.ok("token", "list", "--tenant", name)) == [row]
+
+    unknown = await cli.run("token", "revoke", "no-such-token")
+    assert (unknown.returncode, unknown.stdout) == (1, "error: no token no-such-token\n")
+    async with cli.client() as client:
+        refused = await client.get("/api/v1/devices", headers=bearer(token))
+        assert refused.status_code == 401
+        assert refused.json() == {
+            "error": {
+                "code": "auth.unauthenticated",
+                "message": "a valid bearer token is required",
+                "details": None,
+            }
+        }
+        _, other = await create_token(cli, "--tenant", name)
+        audit = (await client.get("/api/v1/audit", headers=bearer(other))).json()
+    assert [(e["action"], e["entity_type"], e["entity_id"]) for e in audit][1:] == [
+        ("revoke", "api_token", token_id),
+        ("revoke", "api_token", token_id),
+        ("create", "api_token", token_id),
+    ]
+
+
 async def test_app_keys_sign_abs_calls_until_revoked(cli: Cli) -> None:
     name = unique("bank")
     [line] = await cli.ok("app", "create", "--tenant", name)
@@ -250,7 +283,13 @@ async def test_token_revoke(cli: Cli) -> None:
 
         refused = await client.get("/api/v1/devices", headers=bearer(token))
         assert refused.status_code == 401
-        assert refused.json()["error"]["code"] == "auth.unauthenticated"
+        assert refused.json() == {
+            "error": {
+                "code": "auth.unauthenticated",
+                "message": "a valid bearer token is required",
+                "details": None,
+            }
+        }
         # the tenant's other token is unaffected
         assert (await client.get("/api/v1/devices", headers=bearer(other))).status_code == 200
         audit = (await client.get("/api/v1/audit", headers=bearer(other))).json()

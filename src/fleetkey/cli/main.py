@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Protocol, TypeVar
 
 import typer
 from rich.console import Console
@@ -178,16 +178,28 @@ def token_list(tenant: Annotated[str | None, typer.Option(help="only this tenant
     console.print(table)
 
 
-@token_app.command("revoke")
-def token_revoke(token_id: str) -> None:
+class _Revocable(Protocol):
+    tenant_id: str
+
+
+def _revoke(
+    entity_type: str, revoke: Callable[[AsyncSession, str], Awaitable[_Revocable]], ident: str
+) -> None:
+    """Revoke a credential (a token, an app key) and audit it as the CLI's act."""
+
     async def work(rt: Runtime) -> None:
         async with rt.db.unit_of_work() as session:
-            row = await tenants.revoke_token(session, token_id)
+            row = await revoke(session, ident)
             actor = Actor(tenant_id=row.tenant_id, name=CLI_ACTOR, request_id="cli")
-            audit.emit(session, actor, "revoke", "api_token", row.id, {}, utcnow())
+            audit.emit(session, actor, "revoke", entity_type, ident, {}, utcnow())
 
     _run(work)
-    console.print(f"revoked {token_id}")
+    console.print(f"revoked {ident}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str) -> None:
+    _revoke("api_token", tenants.revoke_token, token_id)
 
 
 @keys_app.command("rotate")
@@ -318,11 +330,4 @@ def app_revoke(app_id: str) -> None:
     """Refuse every signature by this key from now on."""
     from fleetkey.compat.abs.signature import revoke_app_key
 
-    async def work(rt: Runtime) -> None:
-        async with rt.db.unit_of_work() as session:
-            key = await revoke_app_key(session, app_id)
-            actor = Actor(tenant_id=key.tenant_id, name=CLI_ACTOR, request_id="cli")
-            audit.emit(session, actor, "revoke", "app_key", app_id, {}, utcnow())
-
-    _run(work)
-    console.print(f"revoked {app_id}")
+    _revoke("app_key", revoke_app_key, app_id)
