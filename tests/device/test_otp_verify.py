@@ -400,8 +400,15 @@ async def test_unknown_devices(world: Otp, client: httpx.AsyncClient, runtime: R
         response = await world.post({"device_id": ident, "code": "123456"})
         assert response.status_code == 404, (ident, response.text)
         assert response.json()["error"]["code"] == "auth_device.not_found"
-    # Their device is untouched by the attempts.
+    # Their device is untouched by the attempts, even with its right code: that code is
+    # still theirs to use once.
+    code = code_for(theirs["private_key"], await fresh_step())
+    for ident in (theirs["id"], theirs["uid"]):
+        response = await world.post({"device_id": ident, "code": code})
+        assert response.status_code == 404, (ident, response.text)
     assert (await other.bank.record(theirs["id"]))["version"] == 1
+    assert await other.verify(theirs["uid"], code) is True
+    assert await other.verify(theirs["uid"], code) is False
 
 
 async def test_deleted_device(world: Otp) -> None:

@@ -381,10 +381,17 @@ class VerifyPolicy:
 
 
 def _verify_columns() -> Select[*tuple[Any, ...]]:
+    """A verification's row, found by its key alone; ``verify_code`` checks the tenant on
+    it. With the tenant in the WHERE clause as well, PostgreSQL read a batch of keys
+    through the tenant's index and filtered all of the tenant's devices whenever it had
+    no statistics for the table (a fresh import before autovacuum's first analysis, or
+    autovacuum off): 0.9 ms for 9 keys among 5,000 devices, against 0.03 through the key's
+    own index. By the key alone no plan but the key's index fits."""
     d = AuthDevice
     return select(
         d.id,
         d.uid,
+        d.tenant_id,
         d.device_type,
         d.device_status,
         d.otp_kind,
@@ -394,7 +401,7 @@ def _verify_columns() -> Select[*tuple[Any, ...]]:
         d.otp_counter,
         d.failures,
         d.blocked_at,
-    ).where(d.tenant_id == bindparam("tenant_id"))
+    )
 
 
 # Verification runs at login rate: single statements straight on the driver (db/direct.py).
@@ -461,10 +468,10 @@ async def verify_code(
     """One-time code check. A used TOTP step or HOTP counter is never accepted again."""
     number = _numeric_id(ident)
     if number is not None:
-        row = await db.direct.first(_VERIFY_BY_ID, tenant_id=actor.tenant_id, id=number)
+        row = await db.direct.first(_VERIFY_BY_ID, id=number)
     else:
-        row = await db.direct.first(_VERIFY_BY_UID, tenant_id=actor.tenant_id, uid=str(ident)[:36])
-    if row is None:
+        row = await db.direct.first(_VERIFY_BY_UID, uid=str(ident)[:36])
+    if row is None or row["tenant_id"] != actor.tenant_id:
         raise _device_not_found(ident)
     if row["device_type"] != TOTP or row["secret_sealed"] is None:
         raise DomainError(
