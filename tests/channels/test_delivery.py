@@ -27,7 +27,10 @@ async def deliver_once(h: Harness, challenge_id: str) -> None:
 
 
 async def backoff_elapses(h: Harness, challenge_id: str) -> None:
-    """Bring the next attempt forward to now, as if the backoff had passed."""
+    """Bring the next attempt forward to now, as if the backoff had passed. The challenge is
+    then due for any delivery worker on its database: a test that makes it due and drives
+    the passes itself runs on a ``private_store``, where no other app's worker (a live
+    server's from other tests) can take the attempt between its steps."""
     async with h.rt.db.unit_of_work() as session:
         await session.execute(
             update(Challenge)
@@ -36,9 +39,9 @@ async def backoff_elapses(h: Harness, challenge_id: str) -> None:
         )
 
 
-async def test_failed_delivery_is_reported_and_redelivered(store: Store) -> None:
+async def test_failed_delivery_is_reported_and_redelivered(private_store: Store) -> None:
     port = free_port()  # nothing listens there yet
-    async with channel_app(store, smtp_port=port, delivery_backoff_seconds=60) as h:
+    async with channel_app(private_store, smtp_port=port, delivery_backoff_seconds=60) as h:
         await h.device("C-retry", EMAIL, "erin@example.test", default=True)
         before = utcnow()
         response = await h.create("C-retry")
@@ -82,10 +85,10 @@ async def test_failed_delivery_is_reported_and_redelivered(store: Store) -> None
         assert await h.verify(body["id"], code=code) is False
 
 
-async def test_concurrent_delivery_passes_send_once(store: Store) -> None:
+async def test_concurrent_delivery_passes_send_once(private_store: Store) -> None:
     """Two workers (or the request and a worker) on one due challenge: one mail."""
     port = free_port()
-    async with channel_app(store, smtp_port=port, delivery_backoff_seconds=60) as h:
+    async with channel_app(private_store, smtp_port=port, delivery_backoff_seconds=60) as h:
         await h.device("C-race", EMAIL, "fred@example.test", default=True)
         body = (await h.create("C-race")).json()
         assert body["delivery"]["status"] == "retrying"
@@ -102,10 +105,12 @@ async def test_concurrent_delivery_passes_send_once(store: Store) -> None:
         assert await h.verify(body["id"], code=the_code(box.mails[0].body)) is True
 
 
-async def test_backoff_doubles_then_delivery_fails_but_the_challenge_stays(store: Store) -> None:
+async def test_backoff_doubles_then_delivery_fails_but_the_challenge_stays(
+    private_store: Store,
+) -> None:
     port = free_port()
     async with channel_app(
-        store, smtp_port=port, delivery_backoff_seconds=60, delivery_max_attempts=3
+        private_store, smtp_port=port, delivery_backoff_seconds=60, delivery_max_attempts=3
     ) as h:
         await h.device("C-give-up", EMAIL, "gina@example.test", default=True)
         body = (await h.create("C-give-up")).json()
