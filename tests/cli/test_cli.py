@@ -19,7 +19,7 @@ from sqlalchemy import select
 from fleetkey.audit.models import AuditEvent
 from fleetkey.compat.abs.signature import sign
 from fleetkey.db.session import Database
-from tests.api.helpers import PROVIDER, validate_body
+from tests.api.helpers import PROVIDER, error, validate_body
 from tests.cli.conftest import FLEETKEY, MASTER_KEY, Cli, clean_env, free_port, stop_server
 from tests.compat.abs.support import PUT, error_answer
 from tests.compat.mosip.world import World
@@ -131,13 +131,7 @@ async def test_a_token_revoked_by_the_cli_is_refused(cli: Cli) -> None:
     async with cli.client() as client:
         refused = await client.get("/api/v1/devices", headers=bearer(token))
         assert refused.status_code == 401
-        assert refused.json() == {
-            "error": {
-                "code": "auth.unauthenticated",
-                "message": "a valid bearer token is required",
-                "details": None,
-            }
-        }
+        assert refused.json() == error("auth.unauthenticated", "a valid bearer token is required")
         _, other = await create_token(cli, "--tenant", name)
         audit = (await client.get("/api/v1/audit", headers=bearer(other))).json()
     assert [(e["action"], e["entity_type"], e["entity_id"]) for e in audit][1:] == [
@@ -218,13 +212,7 @@ async def test_a_scoped_token_is_limited(cli: Cli) -> None:
     async with cli.client() as client:
         read = await client.get("/api/v1/devices", headers=bearer(token))
         assert read.status_code == 403
-        assert read.json() == {
-            "error": {
-                "code": "auth.forbidden",
-                "message": "the token lacks the registry:read scope",
-                "details": None,
-            }
-        }
+        assert read.json() == error("auth.forbidden", "the token lacks the registry:read scope")
         write = await client.post("/api/v1/device-providers", json=PROVIDER, headers=bearer(token))
         assert write.status_code == 403
         validate = await client.post(
@@ -283,13 +271,7 @@ async def test_token_revoke(cli: Cli) -> None:
 
         refused = await client.get("/api/v1/devices", headers=bearer(token))
         assert refused.status_code == 401
-        assert refused.json() == {
-            "error": {
-                "code": "auth.unauthenticated",
-                "message": "a valid bearer token is required",
-                "details": None,
-            }
-        }
+        assert refused.json() == error("auth.unauthenticated", "a valid bearer token is required")
         # the tenant's other token is unaffected
         assert (await client.get("/api/v1/devices", headers=bearer(other))).status_code == 200
         audit = (await client.get("/api/v1/audit", headers=bearer(other))).json()
