@@ -22,10 +22,6 @@ async def token_by_hash(session: AsyncSession, token_hash: str) -> ApiToken | No
     return await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
 
 
-async def token_by_id(session: AsyncSession, token_id: str) -> ApiToken | None:
-    return await session.get(ApiToken, token_id)
-
-
 async def list_tokens(session: AsyncSession, tenant_id: str | None) -> list[ApiToken]:
     stmt = select(ApiToken).order_by(ApiToken.created_at)
     if tenant_id:

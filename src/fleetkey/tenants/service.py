@@ -6,6 +6,7 @@ import asyncio
 import secrets
 import time
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,7 @@ from fleetkey.errors import DomainError, not_found
 from fleetkey.providers import catalog
 from fleetkey.tenants import repository as repo
 from fleetkey.tenants import scopes as scope_rules
-from fleetkey.tenants.models import ApiToken, Tenant
+from fleetkey.tenants.models import ApiToken, AppKey, Tenant
 
 TOKEN_PREFIX = "fk_"
 
@@ -62,13 +63,24 @@ async def create_token(
     return IssuedToken(record, token)
 
 
-async def revoke_token(session: AsyncSession, token_id: str) -> ApiToken:
-    record = await repo.token_by_id(session, token_id)
+_Credential = TypeVar("_Credential", ApiToken, AppKey)
+
+
+async def revoke(
+    session: AsyncSession, model: type[_Credential], key: str, what: str
+) -> _Credential:
+    """Revoke a credential (an API token, an app key) by its key; revoking again keeps the
+    first time. Unknown: ``<what>.not_found``."""
+    record = await session.get(model, key)
     if record is None:
-        raise not_found("token.not_found", f"no token {token_id}")
+        raise not_found(f"{what}.not_found", f"no {what.replace('_', ' ')} {key}")
     if record.revoked_at is None:
         record.revoked_at = utcnow()
     return record
+
+
+async def revoke_token(session: AsyncSession, token_id: str) -> ApiToken:
+    return await revoke(session, ApiToken, token_id, "token")
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,13 @@ import time
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fleetkey.clock import utcnow
 from fleetkey.credentials.randomness import random_text
 from fleetkey.credentials.replay import first_use
 from fleetkey.credentials.vault import Vault
-from fleetkey.errors import not_found
 from fleetkey.runtime import Runtime
 from fleetkey.tenants import scopes as scope_rules
 from fleetkey.tenants.models import AppKey
-from fleetkey.tenants.service import Principal
+from fleetkey.tenants.service import Principal, revoke
 
 MAX_AGE_SECONDS = 300
 DEV_SKIP = "DEV-SKIP"
@@ -76,13 +74,8 @@ async def list_app_keys(session: AsyncSession, tenant_id: str | None) -> list[Ap
 
 async def revoke_app_key(session: AsyncSession, app_id: str) -> AppKey:
     """From now on no signature by this key is accepted (``verify`` reads the key on every
-    call, so on every node at once). Revoking twice keeps the first time."""
-    key = await session.get(AppKey, app_id)
-    if key is None:
-        raise not_found("app_key.not_found", f"no app key {app_id}")
-    if key.revoked_at is None:
-        key.revoked_at = utcnow()
-    return key
+    call, so on every node at once)."""
+    return await revoke(session, AppKey, app_id, "app_key")
 
 
 async def verify(rt: Runtime, header: str, method: str, path: str, body: bytes) -> Principal | None:
